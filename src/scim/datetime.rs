@@ -66,8 +66,7 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
     let s = b.get(at..at + n)?;
     s.iter().try_fold(0u32, |acc, c| {
-        c.is_ascii_digit()
-            .then(|| acc * 10 + u32::from(c - b'0'))
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
     })
 }
 
@@ -198,6 +197,9 @@ mod tests {
                 assert_eq!(parse(&format(t)), Some(t), "{}", format(t));
             }
         }
-        assert_eq!(format(Instant { secs: 0, nanos: 0 }), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format(Instant { secs: 0, nanos: 0 }),
+            "1970-01-01T00:00:00Z"
+        );
     }
 }

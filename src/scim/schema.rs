@@ -485,8 +485,7 @@ pub fn common_attributes() -> &'static [Attribute] {
                     string("resourceType")
                         .case_exact()
                         .mutability(Mutability::ReadOnly),
-                    Attribute::new("created", AttrType::DateTime)
-                        .mutability(Mutability::ReadOnly),
+                    Attribute::new("created", AttrType::DateTime).mutability(Mutability::ReadOnly),
                     Attribute::new("lastModified", AttrType::DateTime)
                         .mutability(Mutability::ReadOnly),
                     Attribute::new("location", AttrType::Reference)
@@ -681,7 +680,8 @@ pub fn enterprise_user_schema() -> Schema {
         name: "EnterpriseUser".to_owned(),
         description: "Enterprise User".to_owned(),
         attributes: vec![
-            string("employeeNumber").desc("Numeric or alphanumeric identifier assigned to a person."),
+            string("employeeNumber")
+                .desc("Numeric or alphanumeric identifier assigned to a person."),
             string("costCenter").desc("Identifies the name of a cost center."),
             string("organization").desc("Identifies the name of an organization."),
             string("division").desc("Identifies the name of a division."),
@@ -789,7 +789,8 @@ impl AttributeDef {
         if depth > 0 && !self.sub_attributes.is_empty() {
             errors.push((
                 "sub_attributes".to_owned(),
-                "sub-attributes cannot have sub-attributes of their own (RFC 7643 §2.3.8)".to_owned(),
+                "sub-attributes cannot have sub-attributes of their own (RFC 7643 §2.3.8)"
+                    .to_owned(),
             ));
         }
         if self.ty == AttrType::Complex && self.sub_attributes.is_empty() {
@@ -898,7 +899,11 @@ mod tests {
         assert_eq!(ext.attribute.name, "employeeNumber");
         assert_eq!(ext.extension, Some(ENTERPRISE_USER_URN));
         assert!(reg.user.resolve(Some("urn:x:y"), "userName").is_none());
-        assert!(reg.group.resolve(Some(ENTERPRISE_USER_URN), "manager").is_none());
+        assert!(
+            reg.group
+                .resolve(Some(ENTERPRISE_USER_URN), "manager")
+                .is_none()
+        );
     }
 
     #[test]
@@ -907,18 +912,25 @@ mod tests {
         let emails = reg.user.resolve(None, "emails").expect("emails").attribute;
         assert!(emails.multi_valued);
         assert_eq!(emails.sub("VALUE").map(|a| a.name.as_str()), Some("value"));
-        assert_eq!(emails.sub("type").map(|a| a.canonical_values.len()), Some(3));
+        assert_eq!(
+            emails.sub("type").map(|a| a.canonical_values.len()),
+            Some(3)
+        );
         assert!(emails.sub("nope").is_none());
     }
 
     #[test]
     fn schema_json_follows_rfc7643_section7() {
-        let s = group_schema().to_json("/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group");
+        let s =
+            group_schema().to_json("/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group");
         assert_eq!(s["id"], GROUP_URN);
         assert_eq!(s["attributes"][0]["name"], "displayName");
         assert_eq!(s["attributes"][0]["required"], true);
         assert_eq!(s["attributes"][1]["multiValued"], true);
-        assert_eq!(s["attributes"][1]["subAttributes"][0]["mutability"], "immutable");
+        assert_eq!(
+            s["attributes"][1]["subAttributes"][0]["mutability"],
+            "immutable"
+        );
         assert_eq!(s["meta"]["resourceType"], "Schema");
         // booleans carry no caseExact/uniqueness
         let u = user_schema().to_json("x");

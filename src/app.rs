@@ -1,0 +1,104 @@
+//! Process-wide state shared by the listeners: the current runtime (compiled configuration,
+//! swapped atomically on reload), health flags, and request-id generation.
+
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::config::Config;
+use crate::discovery::{Discovery, Features};
+use crate::request::RequestIds;
+use crate::routes::ResourceKind;
+use crate::scim::schema::Registry;
+
+/// Everything a request needs, compiled from one configuration. A request takes one snapshot
+/// at its start and finishes on it, whatever reloads happen meanwhile.
+#[derive(Debug)]
+pub struct Runtime {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// Pre-rendered discovery documents.
+    pub discovery: Discovery,
+}
+
+impl Runtime {
+    /// Compiles a runtime from a validated configuration.
+    pub fn new(config: Config) -> Runtime {
+        let registry = Registry::standard();
+        let discovery = Discovery::new(
+            vec![
+                (ResourceKind::User, registry.user.clone()),
+                (ResourceKind::Group, registry.group.clone()),
+            ],
+            &Features {
+                max_results: config.scim.max_page_size,
+                etag: false,
+                documentation_uri: None,
+            },
+        );
+        Runtime {
+            config: Arc::new(config),
+            discovery,
+        }
+    }
+}
+
+/// Readiness and drain flags, read by `/readyz`.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: AtomicBool,
+    draining: AtomicBool,
+}
+
+impl Health {
+    /// Marks the SCIM listener as up.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Marks the process as draining (shutdown has begun).
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether the process is draining.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Ready to take traffic: up and not draining.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && !self.is_draining()
+    }
+}
+
+/// The shared application state.
+#[derive(Debug)]
+pub struct App {
+    runtime: ArcSwap<Runtime>,
+    /// Readiness and drain flags.
+    pub health: Health,
+    /// Request-id generator.
+    pub request_ids: RequestIds,
+}
+
+impl App {
+    /// The state for a first runtime.
+    pub fn new(runtime: Runtime) -> Arc<App> {
+        Arc::new(App {
+            runtime: ArcSwap::from_pointee(runtime),
+            health: Health::default(),
+            request_ids: RequestIds::new(),
+        })
+    }
+
+    /// The current runtime (one atomic load; hold it for the whole request).
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    /// Replaces the runtime for requests that start from now on.
+    pub fn swap_runtime(&self, runtime: Runtime) {
+        self.runtime.store(Arc::new(runtime));
+    }
+}

@@ -1,0 +1,154 @@
+//! The one error type of a request: whose fault it was decides the status, the detail, and what
+//! is logged. Client faults are 4xx SCIM errors; platform faults are 502/503/504 that say so and
+//! never echo the platform's body; our own faults are 500 "internal error" with the cause logged.
+
+use crate::scim::error::ScimError;
+use std::fmt;
+
+/// What went wrong while serving a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The SCIM client sent something we cannot accept: a 4xx with a SCIM error body.
+    Client(ScimError),
+    /// The platform behind the sidecar failed: 502, 503 or 504.
+    Platform(PlatformError),
+    /// A bug or an exhausted resource on our side: 500. The message is logged, never sent.
+    Internal(String),
+}
+
+/// How the platform failed; each kind maps to one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformError {
+    /// Connection refused, reset, DNS or TLS failure: 502.
+    Unreachable(String),
+    /// No answer within the configured timeout: 504.
+    Timeout(String),
+    /// The sidecar's cap on concurrent platform calls is reached: 503 with `Retry-After`.
+    Overloaded {
+        /// Seconds the client should wait.
+        retry_after_secs: u64,
+    },
+    /// The platform answered, but not in a way the mapping understands (bad JSON, unexpected
+    /// status, missing id): 502.
+    BadResponse(String),
+}
+
+impl Error {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Client(e) => e.status,
+            Error::Platform(PlatformError::Unreachable(_) | PlatformError::BadResponse(_)) => 502,
+            Error::Platform(PlatformError::Overloaded { .. }) => 503,
+            Error::Platform(PlatformError::Timeout(_)) => 504,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// Who is at fault, as a label for logs and metrics.
+    pub fn fault(&self) -> &'static str {
+        match self {
+            Error::Client(_) => "client",
+            Error::Platform(_) => "platform",
+            Error::Internal(_) => "sidecar",
+        }
+    }
+
+    /// The SCIM error sent to the client. Platform and internal details stay in the logs.
+    pub fn to_scim(&self) -> ScimError {
+        let status = self.status();
+        match self {
+            Error::Client(e) => e.clone(),
+            Error::Platform(PlatformError::Unreachable(_)) => ScimError::new(
+                status,
+                None,
+                "the platform behind this SCIM endpoint is unreachable; try again later",
+            ),
+            Error::Platform(PlatformError::Timeout(_)) => ScimError::new(
+                status,
+                None,
+                "the platform behind this SCIM endpoint did not answer in time; try again later",
+            ),
+            Error::Platform(PlatformError::Overloaded { .. }) => ScimError::new(
+                status,
+                None,
+                "too many requests are in progress towards the platform; retry after the Retry-After delay",
+            ),
+            Error::Platform(PlatformError::BadResponse(_)) => ScimError::new(
+                status,
+                None,
+                "the platform behind this SCIM endpoint returned a response the sidecar could not use",
+            ),
+            Error::Internal(_) => ScimError::new(status, None, "internal error"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Client(e) => write!(f, "client error: {e}"),
+            Error::Platform(PlatformError::Unreachable(m)) => {
+                write!(f, "platform unreachable: {m}")
+            }
+            Error::Platform(PlatformError::Timeout(m)) => write!(f, "platform timeout: {m}"),
+            Error::Platform(PlatformError::Overloaded { retry_after_secs }) => write!(
+                f,
+                "platform call cap reached (retry after {retry_after_secs}s)"
+            ),
+            Error::Platform(PlatformError::BadResponse(m)) => {
+                write!(f, "unusable platform response: {m}")
+            }
+            Error::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ScimError> for Error {
+    fn from(e: ScimError) -> Self {
+        Error::Client(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_whose_fault_it_was() {
+        assert_eq!(Error::Client(ScimError::not_found("x")).status(), 404);
+        assert_eq!(
+            Error::Platform(PlatformError::Unreachable("refused".into())).status(),
+            502
+        );
+        assert_eq!(
+            Error::Platform(PlatformError::Timeout("10s".into())).status(),
+            504
+        );
+        assert_eq!(
+            Error::Platform(PlatformError::Overloaded {
+                retry_after_secs: 1
+            })
+            .status(),
+            503
+        );
+        assert_eq!(Error::Internal("bug".into()).status(), 500);
+    }
+
+    #[test]
+    fn platform_and_internal_details_never_reach_the_client() {
+        let secret = "upstream said: password=hunter2";
+        for e in [
+            Error::Platform(PlatformError::BadResponse(secret.into())),
+            Error::Platform(PlatformError::Unreachable(secret.into())),
+            Error::Platform(PlatformError::Timeout(secret.into())),
+            Error::Internal(secret.into()),
+        ] {
+            let body = e.to_scim().to_json().to_string();
+            assert!(!body.contains("hunter2"), "{body}");
+            assert!(e.to_string().contains("hunter2"), "the log keeps the cause");
+        }
+    }
+}

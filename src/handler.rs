@@ -1,0 +1,260 @@
+//! The request pipeline, one stage per line: route → authenticate → read body → dispatch →
+//! respond, then one access-log line. Every failure becomes a SCIM error response here; the
+//! hyper service never sees an `Err`.
+
+use bytes::Bytes;
+use http::header::{ALLOW, HOST, WWW_AUTHENTICATE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+use crate::app::{App, Runtime};
+use crate::auth::Principal;
+use crate::error::{Error, PlatformError};
+use crate::request::{self, Query};
+use crate::respond::{self, Body, Failure};
+use crate::routes::{self, Endpoint, NoRoute};
+use crate::scim::error::ScimError;
+
+/// What the connection knows about a request that the request itself does not carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Whether the connection is TLS (for absolute URLs in `Location` and `meta.location`).
+    pub tls: bool,
+}
+
+/// Serves one request: never fails, always answers, always logs one access line.
+pub async fn handle<B>(
+    app: Arc<App>,
+    req: Request<B>,
+    conn: Conn,
+) -> Result<Response<Body>, Infallible>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let started = Instant::now();
+    let rt = app.runtime();
+    let request_id = app.request_ids.for_request(req.headers());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut principal = None;
+    let timeout = rt.config.server.request_timeout;
+    let outcome = match tokio::time::timeout(timeout, serve(&rt, req, conn, &mut principal)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Failure::from(Error::Platform(PlatformError::Timeout(
+            format!(
+                "request exceeded server.request_timeout ({})",
+                crate::config::values::format_duration(timeout)
+            ),
+        )))),
+    };
+    let (mut response, fault) = match outcome {
+        Ok(r) => (r, None),
+        Err(f) => {
+            let fault = Some((f.error.fault(), f.error.to_string()));
+            (f.into_response(), fault)
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    access_log(&AccessLine {
+        method: &method,
+        path: &path,
+        status: response.status(),
+        started,
+        request_id: &request_id,
+        principal: principal.as_ref(),
+        peer: conn.peer,
+        fault,
+    });
+    Ok(response)
+}
+
+async fn serve<B>(
+    rt: &Runtime,
+    req: Request<B>,
+    conn: Conn,
+    principal: &mut Option<Principal>,
+) -> Result<Response<Body>, Failure>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let endpoint = route(rt, req.uri().path())?;
+    *principal = Some(authenticate(rt, req.headers())?);
+    let (parts, body) = req.into_parts();
+    request::check_content_type(&parts.headers)?;
+    let server = &rt.config.server;
+    let body = request::read_body(
+        &parts.headers,
+        body,
+        server.max_body_bytes,
+        server.body_read_timeout,
+    )
+    .await?;
+    let query = Query::parse(parts.uri.query());
+    let base_url = base_url(rt, &parts, conn);
+    dispatch(rt, &parts.method, endpoint, &query, &body, &base_url)
+}
+
+fn route(rt: &Runtime, path: &str) -> Result<Endpoint, Failure> {
+    routes::route(&rt.config.scim.base_path, path).map_err(|e| {
+        let detail = match e {
+            NoRoute::OutsideBase => format!(
+                "no SCIM endpoint at {path:?}; the SCIM base path is {:?}",
+                if rt.config.scim.base_path.is_empty() {
+                    "/"
+                } else {
+                    &rt.config.scim.base_path
+                }
+            ),
+            NoRoute::Unknown => format!("no SCIM endpoint at {path:?}"),
+            NoRoute::BadId => "the resource id in the path is empty or not valid UTF-8".to_owned(),
+        };
+        Failure::from(ScimError::not_found(detail))
+    })
+}
+
+fn authenticate(rt: &Runtime, headers: &http::HeaderMap) -> Result<Principal, Failure> {
+    rt.config.auth.tokens.authenticate(headers).map_err(|f| {
+        tracing::debug!(reason = f.as_str(), "authentication failed");
+        Failure::from(f.to_error()).with_header(WWW_AUTHENTICATE, f.challenge())
+    })
+}
+
+/// The externally visible URL of the SCIM base: `server.public_url` if set, else built from the
+/// request's authority (HTTP/2) or `Host` header and the connection's scheme; relative when the
+/// host is missing or not a plain host name.
+fn base_url(rt: &Runtime, parts: &http::request::Parts, conn: Conn) -> String {
+    if let Some(u) = &rt.config.server.public_url {
+        return u.clone();
+    }
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| parts.headers.get(HOST).and_then(|h| h.to_str().ok()))
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
+        });
+    let base = &rt.config.scim.base_path;
+    match host {
+        Some(h) => format!("{}://{h}{base}", if conn.tls { "https" } else { "http" }),
+        None => base.clone(),
+    }
+}
+
+fn dispatch(
+    rt: &Runtime,
+    method: &Method,
+    endpoint: Endpoint,
+    _query: &Query,
+    _body: &Bytes,
+    base_url: &str,
+) -> Result<Response<Body>, Failure> {
+    let d = &rt.discovery;
+    let read_only = |name: &str| -> Failure {
+        Failure::from(ScimError::new(
+            405,
+            None,
+            format!("{name} is read-only: only GET is supported"),
+        ))
+        .with_header(ALLOW, "GET, HEAD")
+    };
+    let is_read = *method == Method::GET || *method == Method::HEAD;
+    match endpoint {
+        Endpoint::ServiceProviderConfig if is_read => Ok(respond::json(
+            StatusCode::OK,
+            &d.service_provider_config(base_url),
+        )),
+        Endpoint::Schemas if is_read => Ok(respond::json(StatusCode::OK, &d.schemas(base_url))),
+        Endpoint::Schema(id) if is_read => d
+            .schema(&id, base_url)
+            .map(|v| respond::json(StatusCode::OK, &v))
+            .ok_or_else(|| Failure::from(ScimError::not_found(format!("no schema {id:?}")))),
+        Endpoint::ResourceTypes if is_read => {
+            Ok(respond::json(StatusCode::OK, &d.resource_types(base_url)))
+        }
+        Endpoint::ResourceType(name) if is_read => d
+            .resource_type(&name, base_url)
+            .map(|v| respond::json(StatusCode::OK, &v))
+            .ok_or_else(|| {
+                Failure::from(ScimError::not_found(format!("no resource type {name:?}")))
+            }),
+        Endpoint::ServiceProviderConfig => Err(read_only("/ServiceProviderConfig")),
+        Endpoint::Schemas | Endpoint::Schema(_) => Err(read_only("/Schemas")),
+        Endpoint::ResourceTypes | Endpoint::ResourceType(_) => Err(read_only("/ResourceTypes")),
+        Endpoint::Collection(kind) | Endpoint::Resource(kind, _) | Endpoint::Search(Some(kind)) => {
+            Err(Failure::from(ScimError::not_found(format!(
+                "no mapping is configured for {}",
+                kind.endpoint()
+            ))))
+        }
+        Endpoint::Search(None) => Err(Failure::from(ScimError::not_found(
+            "no mapping is configured for any resource type",
+        ))),
+        Endpoint::Bulk => Err(Failure::from(ScimError::new(
+            501,
+            None,
+            "bulk operations are not supported (ServiceProviderConfig bulk.supported = false); send individual requests",
+        ))),
+        Endpoint::Me => Err(Failure::from(ScimError::new(
+            501,
+            None,
+            "the /Me endpoint is not supported (RFC 7644 §3.11)",
+        ))),
+    }
+}
+
+struct AccessLine<'a> {
+    method: &'a Method,
+    path: &'a str,
+    status: StatusCode,
+    started: Instant,
+    request_id: &'a str,
+    principal: Option<&'a Principal>,
+    peer: SocketAddr,
+    fault: Option<(&'static str, String)>,
+}
+
+/// One line per request on the `scim_sidecar::access` target. The query string is never logged
+/// (filters carry user names and e-mail addresses), nor are bodies or tokens: only the token's name.
+fn access_log(l: &AccessLine<'_>) {
+    let duration_ms = l.started.elapsed().as_secs_f64() * 1000.0;
+    let token = l.principal.map(|p| &*p.token_name).unwrap_or("-");
+    match &l.fault {
+        Some(("sidecar", cause)) => tracing::error!(
+            target: "scim_sidecar::access",
+            method = %l.method, path = l.path, status = l.status.as_u16(),
+            duration_ms, request_id = l.request_id, token, peer = %l.peer,
+            fault = "sidecar", cause = %cause, "request failed"
+        ),
+        Some(("platform", cause)) => tracing::warn!(
+            target: "scim_sidecar::access",
+            method = %l.method, path = l.path, status = l.status.as_u16(),
+            duration_ms, request_id = l.request_id, token, peer = %l.peer,
+            fault = "platform", cause = %cause, "request failed"
+        ),
+        Some((fault, cause)) => tracing::info!(
+            target: "scim_sidecar::access",
+            method = %l.method, path = l.path, status = l.status.as_u16(),
+            duration_ms, request_id = l.request_id, token, peer = %l.peer,
+            fault = *fault, cause = %cause, "request"
+        ),
+        None => tracing::info!(
+            target: "scim_sidecar::access",
+            method = %l.method, path = l.path, status = l.status.as_u16(),
+            duration_ms, request_id = l.request_id, token, peer = %l.peer, "request"
+        ),
+    }
+}

@@ -1,0 +1,158 @@
+//! Shared helpers for the integration tests: a test PKI made with rcgen, config files written to a
+//! temporary directory, the sidecar started on 127.0.0.1 port 0, and HTTPS clients trusting the CA.
+#![allow(dead_code)]
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
+use std::path::{Path, PathBuf};
+
+/// A 64-character token, long enough for the 32-byte minimum.
+pub const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef0123456789abcdef0123";
+/// A second token, for rotation tests.
+pub const TOKEN2: &str = "next-token-fedcba9876543210fedcba9876543210fedcba9876543210fedc";
+
+/// A CA and a leaf certificate for `localhost` and `127.0.0.1`, signed by it.
+pub struct Pki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+pub fn pki() -> Pki {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "scim-sidecar test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key"))
+        .expect("ca cert");
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf cert");
+    Pki {
+        ca_pem: ca.pem(),
+        cert_pem: leaf.pem(),
+        key_pem: leaf_key.serialize_pem(),
+    }
+}
+
+/// A directory holding a config file and the files it refers to.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub pki: Pki,
+}
+
+impl Setup {
+    /// A directory with `tls/tls.crt`, `tls/tls.key`, and `tokens/entra` (= [`TOKEN`]).
+    pub fn new() -> Setup {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pki = pki();
+        let s = Setup { dir, pki };
+        s.write("tls/tls.crt", &s.pki.cert_pem);
+        s.write("tls/tls.key", &s.pki.key_pem);
+        s.write("tokens/entra", &format!("{TOKEN}\n"));
+        s
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    /// Writes `sidecar.toml` for plain HTTP (no [tls]), with `extra` TOML appended.
+    pub fn plain_config(&self, extra: &str) -> PathBuf {
+        self.write(
+            "sidecar.toml",
+            &format!(
+                "{}
+{extra}",
+                base_config()
+                    .replace(
+                        "[tls]\ncert_file = \"tls/tls.crt\"\nkey_file = \"tls/tls.key\"\n",
+                        ""
+                    )
+                    .replace(
+                        "listen = \"127.0.0.1:0\"\nheader_read_timeout",
+                        "listen = \"127.0.0.1:0\"\nplain_http = true\nheader_read_timeout"
+                    )
+            ),
+        )
+    }
+
+    /// Writes `sidecar.toml`: [`base_config`] followed by `extra` TOML.
+    pub fn config(&self, extra: &str) -> PathBuf {
+        self.write("sidecar.toml", &format!("{}\n{extra}", base_config()))
+    }
+}
+
+/// A complete config on loopback, port 0 for both listeners, TLS from `tls/`, one token file.
+pub fn base_config() -> &'static str {
+    r#"
+[server]
+listen = "127.0.0.1:0"
+header_read_timeout = "2s"
+drain_timeout = "10s"
+
+[tls]
+cert_file = "tls/tls.crt"
+key_file = "tls/tls.key"
+
+[admin]
+listen = "127.0.0.1:0"
+
+[[auth.tokens]]
+name = "entra"
+file = "tokens/entra"
+"#
+}
+
+/// Loads a config file with no environment overrides.
+pub fn load(path: &Path) -> scim_sidecar::config::Config {
+    install_provider();
+    scim_sidecar::config::load(path, scim_sidecar::config::EnvOverrides::default())
+        .unwrap_or_else(|e| panic!("test config must be valid:\n{e}"))
+}
+
+/// Starts the sidecar from a config file.
+pub async fn start(path: &Path) -> scim_sidecar::Running {
+    scim_sidecar::start(load(path)).await.expect("start")
+}
+
+pub fn install_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// An HTTPS client trusting only the test CA.
+pub fn client(pki: &Pki) -> reqwest::Client {
+    client_builder(pki).build().expect("client")
+}
+
+pub fn client_builder(pki: &Pki) -> reqwest::ClientBuilder {
+    install_provider();
+    reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).expect("ca")])
+        .timeout(std::time::Duration::from_secs(20))
+}
+
+pub fn https(running: &scim_sidecar::Running, path: &str) -> String {
+    format!(
+        "https://localhost:{}/scim/v2{path}",
+        running.scim_addr.port()
+    )
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
