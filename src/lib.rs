@@ -5,11 +5,14 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod backend;
 pub mod config;
+pub mod demo;
 pub mod discovery;
 pub mod error;
 pub mod handler;
 pub mod logging;
+pub mod mapping;
 pub mod request;
 pub mod respond;
 pub mod routes;

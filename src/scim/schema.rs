@@ -758,7 +758,7 @@ fn default_uniqueness() -> Uniqueness {
 /// Whether `name` is a valid SCIM ATTRNAME (RFC 7644 §3.10: `ALPHA *(nameChar)`, nameChar =
 /// `"-" / "_" / DIGIT / ALPHA`); `$ref` is allowed as the one reserved exception.
 pub fn is_attr_name(name: &str) -> bool {
-    if name == "$ref" {
+    if name.eq_ignore_ascii_case("$ref") {
         return true;
     }
     let mut chars = name.chars();

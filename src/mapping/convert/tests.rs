@@ -1,0 +1,194 @@
+//! Tests of SCIM ⇄ platform conversion, driven by the demo mapping (config/demo/mapping.toml).
+
+use super::*;
+use crate::mapping::compile;
+use crate::mapping::model::Mapping;
+use serde_json::json;
+
+fn demo() -> Mapping {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/demo/mapping.toml"
+    ));
+    compile::load(path, &|_| Some("demo-key".to_owned()), None)
+        .unwrap_or_else(|e| panic!("demo mapping must compile: {e:?}"))
+}
+
+fn platform_user() -> Value {
+    json!({"id": 17, "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace",
+           "status": "disabled", "external_ref": "ext-1",
+           "created_at": "2026-11-29T06:00:00Z", "updated_at": "2026-11-29T07:00:00Z"})
+}
+
+#[test]
+fn platform_users_read_as_scim_users() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let c = to_scim(users, &platform_user()).expect("converts");
+    assert_eq!(c.id.text, "17");
+    assert_eq!(c.id.json, json!(17));
+    assert_eq!(
+        c.scim,
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "id": "17",
+            "userName": "ada@example.com",
+            "emails": [{"type": "work", "value": "ada@example.com", "primary": true}],
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "displayName": "Ada Lovelace",
+            "active": false,
+            "externalId": "ext-1",
+            "meta": {"created": "2026-11-29T06:00:00Z", "lastModified": "2026-11-29T07:00:00Z"}
+        })
+    );
+}
+
+#[test]
+fn scim_users_write_as_platform_bodies_with_lowercased_email() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let scim = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "Ada@Example.COM",
+        "emails": [{"type": "work", "value": "ADA@example.com", "primary": true}],
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "active": true
+    });
+    let body = to_platform(users, &scim, Purpose::Create).expect("body");
+    assert_eq!(
+        body,
+        json!({"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "status": "active"})
+    );
+}
+
+#[test]
+fn differing_values_for_one_field_are_refused_naming_both() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let scim = json!({"userName": "a@x.com", "emails": [{"type": "work", "value": "b@x.com"}]});
+    let e = to_platform(users, &scim, Purpose::Create).expect_err("conflict");
+    assert!(
+        e.detail.contains("userName") && e.detail.contains("emails[type eq \"work\"].value"),
+        "{}",
+        e.detail
+    );
+    assert!(e.detail.contains("`email`"), "{}", e.detail);
+}
+
+#[test]
+fn a_missing_required_value_is_a_400_that_says_how_to_fix_it() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let e = to_platform(
+        users,
+        &json!({"name": {"givenName": "Ada"}}),
+        Purpose::Create,
+    )
+    .expect_err("no email");
+    assert_eq!(e.status, 400);
+    assert!(
+        e.detail.contains("userName is required by the platform"),
+        "{}",
+        e.detail
+    );
+    // defaults apply on create
+    let body = to_platform(users, &json!({"userName": "a@x.com"}), Purpose::Create).expect("ok");
+    assert_eq!(body["status"], "active");
+}
+
+#[test]
+fn diff_sends_only_changed_fields_and_the_changed_alias_wins() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let old = to_scim(users, &platform_user()).expect("converts").scim;
+    let mut new = old.clone();
+    new["emails"][0]["value"] = json!("New@Example.com");
+    new["active"] = json!(true);
+    let d = diff(users, &old, &new).expect("diff");
+    assert_eq!(
+        Value::Object(d),
+        json!({"email": "new@example.com", "status": "active"})
+    );
+    assert!(diff(users, &old, &old).expect("no change").is_empty());
+    let mut cleared = old.clone();
+    cleared["name"]
+        .as_object_mut()
+        .expect("name")
+        .remove("givenName");
+    assert_eq!(
+        Value::Object(diff(users, &old, &cleared).expect("clear")),
+        json!({"first_name": ""})
+    );
+    let mut no_user = old.clone();
+    no_user.as_object_mut().expect("obj").remove("userName");
+    no_user.as_object_mut().expect("obj").remove("emails");
+    let e = diff(users, &old, &no_user).expect_err("required");
+    assert!(e.detail.contains("cannot be removed"), "{}", e.detail);
+}
+
+#[test]
+fn values_outside_a_value_map_are_refused() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let active = users
+        .attributes
+        .iter()
+        .find(|a| a.scim == "active")
+        .expect("active");
+    assert_eq!(
+        to_platform_value(active, &json!(false)),
+        Ok(json!("disabled"))
+    );
+    assert!(to_platform_value(active, &json!("maybe")).is_err());
+    assert_eq!(to_scim_value(active, &json!("active")), Some(json!(true)));
+    assert_eq!(to_scim_value(active, &json!("suspended")), None);
+}
+
+#[test]
+fn unmapped_attributes_are_listed() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let scim = json!({
+        "userName": "a@x.com",
+        "name": {"givenName": "A", "middleName": "M"},
+        "emails": [{"type": "work", "value": "a@x.com", "primary": true}, {"type": "home", "value": "h@x.com"}],
+        "phoneNumbers": [{"type": "work", "value": "1"}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}
+    });
+    let u = uncovered(users, &scim);
+    assert_eq!(
+        u,
+        vec![
+            "name.middleName".to_owned(),
+            "emails[type eq \"home\"]".to_owned(),
+            "phoneNumbers".to_owned(),
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn ids_are_checked_against_the_platform_id_type() {
+    use crate::mapping::model::IdType;
+    assert_eq!(
+        parse_id(IdType::Integer, "17").map(|p| p.json),
+        Some(json!(17))
+    );
+    for bad in [
+        "",
+        "../admin",
+        "1%2F2",
+        "1/2",
+        "-1",
+        "17a",
+        "99999999999999999999",
+    ] {
+        assert!(parse_id(IdType::Integer, bad).is_none(), "{bad}");
+    }
+    assert!(parse_id(IdType::String, "..").is_none());
+    assert_eq!(
+        parse_id(IdType::String, "a/b").map(|p| p.text),
+        Some("a/b".to_owned())
+    );
+}

@@ -1,0 +1,204 @@
+//! The mapping file as written: serde structs mirroring `config/demo/mapping.toml`, the manual of
+//! the mapping language. Every field is documented there; validation and defaults live in
+//! `mapping::compile`. Unknown keys are errors.
+
+use figment::value::magic::RelativePathBuf;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use crate::scim::schema::AttributeDef;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingFile {
+    /// `[platform]`: how to reach the platform.
+    pub platform: Platform,
+    /// `[users]`: the SCIM User resource.
+    pub users: Option<Resource>,
+    /// `[groups]`: the SCIM Group resource.
+    pub groups: Option<Resource>,
+    /// `[[schemas]]`: custom extension schemas.
+    #[serde(default)]
+    pub schemas: Vec<SchemaDef>,
+}
+
+/// `[platform]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    pub base_url: Option<String>,
+    pub ca_file: Option<RelativePathBuf>,
+    pub connect_timeout: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub max_concurrency: Option<u32>,
+    pub queue_timeout: Option<String>,
+    pub max_response_size: Option<crate::config::raw::StrOrNum>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub auth: Option<PlatformAuth>,
+    #[serde(default)]
+    pub errors: Vec<ErrorRule>,
+}
+
+/// `[platform.auth]`: how the sidecar authenticates to the platform.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformAuth {
+    /// `header` (a named header), `bearer`, or `basic`.
+    pub kind: Option<String>,
+    pub header: Option<String>,
+    pub value_env: Option<String>,
+    pub value_file: Option<RelativePathBuf>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<RelativePathBuf>,
+}
+
+/// `[[platform.errors]]`: a platform answer → SCIM error rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRule {
+    pub status: u16,
+    pub when: Option<String>,
+    pub equals: Option<Value>,
+    pub scim_status: u16,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// `[users]` / `[groups]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    pub id: Option<String>,
+    pub id_type: Option<String>,
+    pub create: Option<Operation>,
+    pub read: Option<Operation>,
+    pub replace: Option<Operation>,
+    pub update: Option<Operation>,
+    pub delete: Option<Operation>,
+    pub list: Option<List>,
+    #[serde(default)]
+    pub filters: Vec<FilterRule>,
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
+    pub deactivate: Option<Deactivate>,
+    pub members: Option<Members>,
+}
+
+/// One platform call.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operation {
+    pub method: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<Value>,
+    pub response: Option<String>,
+    pub on_empty: Option<String>,
+    #[serde(default)]
+    pub set: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub ok: Vec<u16>,
+}
+
+/// `[users.list]`: the collection endpoint and its paging.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct List {
+    pub path: Option<String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    pub items: Option<String>,
+    pub total: Option<String>,
+    pub total_header: Option<String>,
+    pub paging: Option<String>,
+    pub page_param: Option<String>,
+    pub size_param: Option<String>,
+    pub offset_param: Option<String>,
+    pub limit_param: Option<String>,
+    pub cursor_param: Option<String>,
+    pub next: Option<String>,
+    pub first_page: Option<u64>,
+    pub page_size: Option<u64>,
+    pub scan_limit: Option<u64>,
+    /// Members lists only: where the member's platform id sits in an item.
+    pub value: Option<String>,
+}
+
+/// `[[users.filters]]`: a SCIM filter that the platform can evaluate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterRule {
+    pub attribute: Option<String>,
+    pub op: Option<String>,
+    pub param: Option<String>,
+}
+
+/// `[[users.attributes]]`: one SCIM attribute ⇄ platform field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attribute {
+    pub scim: Option<String>,
+    pub field: Option<String>,
+    pub read: Option<String>,
+    pub template: Option<String>,
+    pub constant: Option<Value>,
+    pub values: Option<BTreeMap<String, Value>>,
+    pub lowercase: Option<bool>,
+    pub trim: Option<bool>,
+    #[serde(rename = "type")]
+    pub platform_type: Option<String>,
+    pub required: Option<bool>,
+    pub default: Option<Value>,
+    pub writable: Option<bool>,
+    pub clear: Option<Value>,
+}
+
+/// `[users.deactivate]`: how `active = false` reaches the platform.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deactivate {
+    pub mode: Option<String>,
+    pub deactivate: Option<Operation>,
+    pub activate: Option<Operation>,
+}
+
+/// `[groups.members]`: where group membership lives.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Members {
+    pub mode: Option<String>,
+    pub list: Option<List>,
+    pub add: Option<Operation>,
+    pub remove: Option<Operation>,
+    #[serde(default)]
+    pub already_member: Vec<u16>,
+    #[serde(default)]
+    pub not_member: Vec<u16>,
+    pub field: Option<String>,
+    pub item_field: Option<String>,
+    pub user_field: Option<String>,
+    pub param: Option<String>,
+}
+
+/// `[[schemas]]`: a custom extension schema published for a resource type.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaDef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub resource: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub attributes: Vec<AttributeDef>,
+}
