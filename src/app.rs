@@ -19,17 +19,38 @@ pub struct Runtime {
     pub config: Arc<Config>,
     /// Pre-rendered discovery documents.
     pub discovery: Discovery,
+    /// Settings of the resource operations.
+    pub service: crate::service::Settings,
 }
 
 impl Runtime {
     /// Compiles a runtime from a validated configuration.
     pub fn new(config: Config) -> Runtime {
-        let registry = Registry::standard();
+        // Publish what the mapping maps; without a mapping, the full RFC schemas.
+        let types = match &config.scim.mapping {
+            Some(m) => [&m.users, &m.groups]
+                .into_iter()
+                .flatten()
+                .map(|r| (r.kind, r.published.clone()))
+                .collect(),
+            None => {
+                let registry = Registry::standard();
+                vec![
+                    (ResourceKind::User, registry.user),
+                    (ResourceKind::Group, registry.group),
+                ]
+            }
+        };
+        let service = crate::service::Settings {
+            default_page_size: config.scim.default_page_size,
+            max_page_size: config.scim.max_page_size,
+            unmapped: config.scim.unmapped_attributes,
+            group_patch_response: config.scim.group_patch_response,
+            filter: crate::scim::filter::FilterOptions::default(),
+            upsert_filtered_replace: false,
+        };
         let discovery = Discovery::new(
-            vec![
-                (ResourceKind::User, registry.user.clone()),
-                (ResourceKind::Group, registry.group.clone()),
-            ],
+            types,
             &Features {
                 max_results: config.scim.max_page_size,
                 etag: false,
@@ -39,6 +60,7 @@ impl Runtime {
         Runtime {
             config: Arc::new(config),
             discovery,
+            service,
         }
     }
 }

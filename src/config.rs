@@ -165,8 +165,26 @@ pub struct Auth {
     pub tokens: Tokens,
 }
 
+/// What to do with attributes a request carries that the mapping does not store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmapped {
+    /// Drop them, log a warning and count them.
+    Ignore,
+    /// Answer 400 `invalidValue` naming them.
+    Reject,
+}
+
+/// What a successful PATCH of a group answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupPatchResponse {
+    /// 204 No Content (what Entra ID asks for: large groups are not echoed).
+    NoContent,
+    /// 200 with the group, members included unless `excludedAttributes=members`.
+    Resource,
+}
+
 /// `[scim]`: the SCIM surface.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Scim {
     /// Path prefix, normalised without a trailing slash (`""` for the root).
     pub base_path: String,
@@ -174,6 +192,12 @@ pub struct Scim {
     pub default_page_size: usize,
     /// Largest page size served (`filter.maxResults` in `/ServiceProviderConfig`).
     pub max_page_size: usize,
+    /// The compiled mapping; `None` serves discovery only.
+    pub mapping: Option<Arc<crate::mapping::model::Mapping>>,
+    /// Policy for attributes the mapping does not store.
+    pub unmapped_attributes: Unmapped,
+    /// What a group PATCH answers.
+    pub group_patch_response: GroupPatchResponse,
 }
 
 /// Log output format.
@@ -194,8 +218,44 @@ pub struct Log {
     pub level: String,
 }
 
-/// Loads and validates the config file at `path` with the given environment overrides.
-pub fn load(path: &Path, env: EnvOverrides) -> Result<Config, ConfigErrors> {
+/// Where a load reads what is not in the file: config overrides, secrets named by environment
+/// variable, and (for `demo`) the platform's address.
+pub struct Sources<'a> {
+    /// `SCIM_SIDECAR_<SECTION>__<KEY>` overrides.
+    pub overrides: EnvOverrides,
+    /// Looks up environment variables named in the config and mapping (`auth.tokens[].env`,
+    /// `platform.auth.value_env`): the process environment in production, a closure in tests.
+    pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// Replaces the mapping's `platform.base_url`.
+    pub platform_base_url: Option<&'a str>,
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Sources<'static> {
+    /// The process environment.
+    pub fn process() -> Sources<'static> {
+        Sources {
+            overrides: EnvOverrides::from_process(),
+            env: &process_env,
+            platform_base_url: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Sources<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sources")
+            .field("overrides", &self.overrides)
+            .field("platform_base_url", &self.platform_base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads and validates the config file at `path` (and the mapping it names).
+pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> {
     if !path.is_file() {
         return Err(ConfigErrors(vec![ConfigError {
             key: "--config".to_owned(),
@@ -208,10 +268,14 @@ pub fn load(path: &Path, env: EnvOverrides) -> Result<Config, ConfigErrors> {
             },
         }]));
     }
-    let figment = Figment::new().merge(Toml::file_exact(path)).merge(env);
+    let figment = Figment::new()
+        .merge(Toml::file_exact(path))
+        .merge(sources.overrides.clone());
     let mut v = Validator {
         figment: &figment,
         file: path,
+        env: sources.env,
+        base_url: sources.platform_base_url,
         errors: Vec::new(),
     };
     // A TOML syntax error stops everything else: nothing below can be trusted.
@@ -291,6 +355,8 @@ pub fn load(path: &Path, env: EnvOverrides) -> Result<Config, ConfigErrors> {
 struct Validator<'a> {
     figment: &'a Figment,
     file: &'a Path,
+    env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    base_url: Option<&'a str>,
     errors: Vec<ConfigError>,
 }
 
@@ -637,7 +703,7 @@ impl Validator<'_> {
                     continue;
                 }
             };
-            match read_token(&source) {
+            match read_token(&source, self.env) {
                 Ok(secret) => loaded.push((name.clone(), secret)),
                 Err((field, reason)) => {
                     let value = match &source {
@@ -720,10 +786,50 @@ impl Validator<'_> {
                 format!("must not exceed scim.max_page_size ({max})"),
             );
         }
+        let unmapped_attributes = match r.unmapped_attributes.as_deref() {
+            None | Some("ignore") => Unmapped::Ignore,
+            Some("reject") => Unmapped::Reject,
+            Some(other) => {
+                self.err(
+                    "scim.unmapped_attributes",
+                    Some(format!("{other:?}")),
+                    "expected \"ignore\" or \"reject\"",
+                );
+                Unmapped::Ignore
+            }
+        };
+        let group_patch_response = match r.group_patch_response.as_deref() {
+            None | Some("resource") => GroupPatchResponse::Resource,
+            Some("no_content") => GroupPatchResponse::NoContent,
+            Some(other) => {
+                self.err(
+                    "scim.group_patch_response",
+                    Some(format!("{other:?}")),
+                    "expected \"resource\" or \"no_content\"",
+                );
+                GroupPatchResponse::Resource
+            }
+        };
+        let mapping = match &r.mapping {
+            None => None,
+            Some(p) => {
+                let path = p.relative();
+                match crate::mapping::compile::load(&path, self.env, self.base_url) {
+                    Ok(m) => Some(Arc::new(m)),
+                    Err(errors) => {
+                        self.errors.extend(errors);
+                        None
+                    }
+                }
+            }
+        };
         Some(Scim {
             base_path,
             default_page_size: usize::try_from(default).unwrap_or(100),
             max_page_size: usize::try_from(max).unwrap_or(500),
+            mapping,
+            unmapped_attributes,
+            group_patch_response,
         })
     }
 
@@ -755,16 +861,19 @@ impl Validator<'_> {
 }
 
 /// Reads one token; on failure returns the offending sub-key (`file` or `env`) and a reason.
-pub fn read_token(source: &TokenSource) -> Result<Vec<u8>, (&'static str, String)> {
+pub fn read_token(
+    source: &TokenSource,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<u8>, (&'static str, String)> {
     match source {
         TokenSource::File(p) => {
             let bytes = std::fs::read(p).map_err(|e| ("file", describe_io(&e)))?;
             auth::check_secret(&bytes).map_err(|r| ("file", r))
         }
         TokenSource::Env(var) => {
-            let value = std::env::var_os(var)
-                .ok_or_else(|| ("env", "environment variable is not set".to_owned()))?;
-            auth::check_secret(value.as_encoded_bytes()).map_err(|r| ("env", r))
+            let value =
+                env(var).ok_or_else(|| ("env", "environment variable is not set".to_owned()))?;
+            auth::check_secret(value.as_bytes()).map_err(|r| ("env", r))
         }
     }
 }

@@ -43,3 +43,141 @@
 pub mod platform;
 
 pub use platform::{CallCounts, Fault, Platform, RunningPlatform};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::config::{self, ConfigErrors, EnvOverrides, Sources};
+
+/// The demo's sidecar configuration (`config/demo/sidecar.toml`), embedded in the binary.
+pub const SIDECAR_TOML: &str = include_str!("../config/demo/sidecar.toml");
+/// The demo platform's mapping (`config/demo/mapping.toml`), embedded in the binary.
+pub const MAPPING_TOML: &str = include_str!("../config/demo/mapping.toml");
+/// The environment variable the demo's token is read from.
+pub const TOKEN_ENV: &str = "SCIM_SIDECAR_DEMO_TOKEN";
+/// The environment variable the mapping reads the platform's API key from.
+pub const PLATFORM_KEY_ENV: &str = "DEMO_PLATFORM_API_KEY";
+
+/// What `scim-sidecar demo` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// SCIM listener.
+    pub listen: SocketAddr,
+    /// Demo platform listener.
+    pub platform_listen: SocketAddr,
+    /// Admin listener.
+    pub admin_listen: SocketAddr,
+    /// Serve HTTPS with a generated self-signed certificate.
+    pub tls: bool,
+    /// The bearer token (generated when `None`).
+    pub token: Option<String>,
+}
+
+/// A random hex string of `bytes` random bytes.
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    if aws_lc_rs::rand::fill(&mut b).is_err() {
+        // Never expected; a demo token must still not be guessable from the time alone.
+        let t = crate::scim::datetime::Instant::now();
+        b.iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = (t.nanos.rotate_left(i as u32) ^ std::process::id()) as u8);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A fresh private directory holding the demo's config files (and certificate).
+pub struct DemoDir {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl DemoDir {
+    /// Creates the directory and writes `sidecar.toml` and `mapping.toml` into it.
+    pub fn create() -> std::io::Result<DemoDir> {
+        let path = std::env::temp_dir().join(format!(
+            "scim-sidecar-demo-{}-{}",
+            std::process::id(),
+            random_hex(4)
+        ));
+        std::fs::create_dir(&path)?;
+        std::fs::write(path.join("sidecar.toml"), SIDECAR_TOML)?;
+        std::fs::write(path.join("mapping.toml"), MAPPING_TOML)?;
+        Ok(DemoDir { path })
+    }
+}
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Loads the demo configuration from `dir` for a platform at `platform_url`.
+pub fn load_config(
+    dir: &DemoDir,
+    opts: &Options,
+    token: &str,
+    platform_key: &str,
+    platform_url: &str,
+) -> Result<config::Config, ConfigErrors> {
+    let mut vars = vec![
+        (
+            "SCIM_SIDECAR_SERVER__LISTEN".to_owned(),
+            opts.listen.to_string(),
+        ),
+        (
+            "SCIM_SIDECAR_ADMIN__LISTEN".to_owned(),
+            opts.admin_listen.to_string(),
+        ),
+    ];
+    if opts.tls {
+        let (cert, key) = crate::tls::self_signed(&["localhost", "127.0.0.1"]).map_err(|e| {
+            ConfigErrors(vec![config::ConfigError {
+                key: "tls".to_owned(),
+                value: None,
+                source: "demo".to_owned(),
+                reason: format!("cannot generate a certificate: {e}"),
+            }])
+        })?;
+        let write = |name: &str, text: &str| {
+            std::fs::write(dir.path.join(name), text).map_err(|e| {
+                ConfigErrors(vec![config::ConfigError {
+                    key: "tls".to_owned(),
+                    value: Some(name.to_owned()),
+                    source: "demo".to_owned(),
+                    reason: format!("cannot write: {e}"),
+                }])
+            })
+        };
+        write("tls.crt", &cert)?;
+        write("tls.key", &key)?;
+        vars.push((
+            "SCIM_SIDECAR_SERVER__PLAIN_HTTP".to_owned(),
+            "false".to_owned(),
+        ));
+        vars.push((
+            "SCIM_SIDECAR_TLS__CERT_FILE".to_owned(),
+            dir.path.join("tls.crt").display().to_string(),
+        ));
+        vars.push((
+            "SCIM_SIDECAR_TLS__KEY_FILE".to_owned(),
+            dir.path.join("tls.key").display().to_string(),
+        ));
+    }
+    let token = token.to_owned();
+    let platform_key = platform_key.to_owned();
+    let env = move |name: &str| match name {
+        TOKEN_ENV => Some(token.clone()),
+        PLATFORM_KEY_ENV => Some(platform_key.clone()),
+        _ => None,
+    };
+    config::load(
+        &dir.path.join("sidecar.toml"),
+        &Sources {
+            overrides: EnvOverrides::from_vars(vars),
+            env: &env,
+            platform_base_url: Some(platform_url),
+        },
+    )
+}

@@ -100,7 +100,7 @@ where
     .await?;
     let query = Query::parse(parts.uri.query());
     let base_url = base_url(rt, &parts, conn);
-    dispatch(rt, &parts.method, endpoint, &query, &body, &base_url)
+    dispatch(rt, &parts.method, endpoint, &query, &body, &base_url).await
 }
 
 fn route(rt: &Runtime, path: &str) -> Result<Endpoint, Failure> {
@@ -154,12 +154,12 @@ fn base_url(rt: &Runtime, parts: &http::request::Parts, conn: Conn) -> String {
     }
 }
 
-fn dispatch(
+async fn dispatch(
     rt: &Runtime,
     method: &Method,
     endpoint: Endpoint,
-    _query: &Query,
-    _body: &Bytes,
+    query: &Query,
+    body: &Bytes,
     base_url: &str,
 ) -> Result<Response<Body>, Failure> {
     let d = &rt.discovery;
@@ -194,15 +194,6 @@ fn dispatch(
         Endpoint::ServiceProviderConfig => Err(read_only("/ServiceProviderConfig")),
         Endpoint::Schemas | Endpoint::Schema(_) => Err(read_only("/Schemas")),
         Endpoint::ResourceTypes | Endpoint::ResourceType(_) => Err(read_only("/ResourceTypes")),
-        Endpoint::Collection(kind) | Endpoint::Resource(kind, _) | Endpoint::Search(Some(kind)) => {
-            Err(Failure::from(ScimError::not_found(format!(
-                "no mapping is configured for {}",
-                kind.endpoint()
-            ))))
-        }
-        Endpoint::Search(None) => Err(Failure::from(ScimError::not_found(
-            "no mapping is configured for any resource type",
-        ))),
         Endpoint::Bulk => Err(Failure::from(ScimError::new(
             501,
             None,
@@ -213,6 +204,137 @@ fn dispatch(
             None,
             "the /Me endpoint is not supported (RFC 7644 §3.11)",
         ))),
+        Endpoint::Collection(_) | Endpoint::Resource(..) | Endpoint::Search(_) => {
+            resources(rt, method, endpoint, query, body, base_url).await
+        }
+    }
+}
+
+/// The resource endpoints, served through the mapping.
+async fn resources(
+    rt: &Runtime,
+    method: &Method,
+    endpoint: Endpoint,
+    query: &Query,
+    body: &Bytes,
+    base_url: &str,
+) -> Result<Response<Body>, Failure> {
+    use crate::service::{Ctx, Projection, read, write};
+    let Some(mapping) = rt.config.scim.mapping.as_deref() else {
+        // No mapping: only Entra's Test Connection probes get an answer (an empty list).
+        if let (Endpoint::Collection(_), &Method::GET) = (&endpoint, method) {
+            return Ok(respond::json(
+                StatusCode::OK,
+                &crate::scim::list::list_response(0, 1, Vec::new()),
+            ));
+        }
+        return Err(Failure::from(ScimError::not_found(
+            "no mapping is configured ([scim] mapping), so no resources are served",
+        )));
+    };
+    let ctx = Ctx {
+        mapping,
+        transport: mapping.backend.as_ref(),
+        base_url,
+        settings: &rt.service,
+    };
+    let projection = || {
+        Projection::parse(
+            query.attributes.as_deref(),
+            query.excluded_attributes.as_deref(),
+        )
+    };
+    let json = || request::parse_json(body);
+    let not_allowed = |allowed: &str, what: &str| -> Failure {
+        Failure::from(ScimError::bad_request_plain(format!(
+            "{method} is not supported on {what}; use {allowed}"
+        )))
+    };
+    let outcome = match (endpoint, method) {
+        (Endpoint::Collection(kind), &Method::GET) => {
+            let q = list_query(&ctx, kind, query)?;
+            read::list(&ctx, kind, &q).await?
+        }
+        (Endpoint::Collection(kind), &Method::POST) => write::create(&ctx, kind, &json()?).await?,
+        (Endpoint::Collection(kind), _) => {
+            return Err(not_allowed("GET or POST", kind.endpoint()));
+        }
+        (Endpoint::Resource(kind, id), &Method::GET) => {
+            read::get(&ctx, kind, &id, &projection()?).await?
+        }
+        (Endpoint::Resource(kind, id), &Method::PUT) => {
+            write::replace(&ctx, kind, &id, &json()?).await?
+        }
+        (Endpoint::Resource(kind, id), &Method::PATCH) => {
+            write::patch(&ctx, kind, &id, &json()?, &projection()?).await?
+        }
+        (Endpoint::Resource(kind, id), &Method::DELETE) => write::delete(&ctx, kind, &id).await?,
+        (Endpoint::Resource(kind, _), _) => {
+            return Err(not_allowed(
+                "GET, PUT, PATCH or DELETE",
+                &format!("{}/{{id}}", kind.endpoint()),
+            ));
+        }
+        (Endpoint::Search(kind), &Method::POST) => read::search(&ctx, kind, &json()?).await?,
+        (Endpoint::Search(_), _) => return Err(not_allowed("POST", "/.search")),
+        _ => return Err(Failure::from(ScimError::not_found("no such endpoint"))),
+    };
+    Ok(answer(outcome))
+}
+
+fn list_query<T: crate::service::platform::Transport>(
+    ctx: &crate::service::Ctx<'_, T>,
+    kind: crate::routes::ResourceKind,
+    query: &Query,
+) -> Result<crate::service::read::ListQuery, Failure> {
+    let paging = crate::scim::list::parse_paging(
+        query.start_index.as_deref(),
+        query.count.as_deref(),
+        ctx.settings.max_page_size,
+    )?;
+    let projection = crate::service::Projection::parse(
+        query.attributes.as_deref(),
+        query.excluded_attributes.as_deref(),
+    )?;
+    let filter = match (&query.filter, ctx.mapping.resource(kind)) {
+        (Some(text), Some(map)) => Some(crate::service::read::parse_filter(ctx, map, text)?),
+        _ => None,
+    };
+    Ok(crate::service::read::ListQuery {
+        filter,
+        paging,
+        projection,
+    })
+}
+
+fn answer(outcome: crate::service::Outcome) -> Response<Body> {
+    use crate::service::Outcome;
+    let etag_header = |r: &mut Response<Body>, etag: &str| {
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            r.headers_mut().insert(http::header::ETAG, v);
+        }
+    };
+    match outcome {
+        Outcome::Ok { body, etag } => {
+            let mut r = respond::json(StatusCode::OK, &body);
+            if let Some(e) = etag {
+                etag_header(&mut r, &e);
+            }
+            r
+        }
+        Outcome::Created {
+            body,
+            location,
+            etag,
+        } => {
+            let mut r = respond::json(StatusCode::CREATED, &body);
+            etag_header(&mut r, &etag);
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(http::header::LOCATION, v);
+            }
+            r
+        }
+        Outcome::NoContent => respond::no_content(),
     }
 }
 
@@ -230,7 +352,7 @@ struct AccessLine<'a> {
 /// One line per request on the `scim_sidecar::access` target. The query string is never logged
 /// (filters carry user names and e-mail addresses), nor are bodies or tokens: only the token's name.
 fn access_log(l: &AccessLine<'_>) {
-    let duration_ms = l.started.elapsed().as_secs_f64() * 1000.0;
+    let duration_ms = (l.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     let token = l.principal.map(|p| &*p.token_name).unwrap_or("-");
     match &l.fault {
         Some(("sidecar", cause)) => tracing::error!(

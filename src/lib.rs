@@ -18,6 +18,7 @@ pub mod respond;
 pub mod routes;
 pub mod scim;
 pub mod server;
+pub mod service;
 pub mod tls;
 
 use hyper_util::server::graceful::GracefulShutdown;

@@ -29,7 +29,9 @@ pub fn init(log: &Log) {
             .with_current_span(false)
             .with_span_list(false)
             .try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
     };
     if let Err(e) = result {
         eprintln!("logging was already initialised: {e}");

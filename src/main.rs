@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use scim_sidecar::config::{self, EnvOverrides};
+use scim_sidecar::config::{self, Sources};
 
 /// Exit status for an invalid configuration (BSD `EX_USAGE`, as linkerd2-proxy uses).
 const EX_CONFIG: u8 = 64;
@@ -35,6 +35,24 @@ enum Command {
         #[arg(long, env = "SCIM_SIDECAR_CONFIG", value_name = "PATH")]
         config: PathBuf,
     },
+    /// Run the sidecar end to end against the embedded demo platform, in one process.
+    Demo {
+        /// Address of the SCIM listener.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Address of the demo platform (the "legacy app").
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        platform_listen: std::net::SocketAddr,
+        /// Address of the admin listener (/livez, /readyz).
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        admin_listen: std::net::SocketAddr,
+        /// Serve HTTPS with a generated self-signed certificate.
+        #[arg(long)]
+        tls: bool,
+        /// The bearer token clients must send (at least 32 bytes); generated and printed if unset.
+        #[arg(long, env = "SCIM_SIDECAR_DEMO_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -43,11 +61,24 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
+        Command::Demo {
+            listen,
+            platform_listen,
+            admin_listen,
+            tls,
+            token,
+        } => demo(scim_sidecar::demo::Options {
+            listen,
+            platform_listen,
+            admin_listen,
+            tls,
+            token,
+        }),
     }
 }
 
 fn load(path: &std::path::Path) -> Result<config::Config, ExitCode> {
-    config::load(path, EnvOverrides::from_process()).map_err(|errors| {
+    config::load(path, &Sources::process()).map_err(|errors| {
         eprintln!("{errors}");
         let n = errors.0.len();
         eprintln!(
@@ -131,4 +162,88 @@ async fn wait_for_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+fn demo(opts: scim_sidecar::demo::Options) -> ExitCode {
+    use scim_sidecar::demo;
+    let token = opts.token.clone().unwrap_or_else(|| demo::random_hex(32));
+    if let Err(e) = scim_sidecar::auth::check_secret(token.as_bytes()) {
+        eprintln!("--token / SCIM_SIDECAR_DEMO_TOKEN: {e}");
+        return ExitCode::from(EX_CONFIG);
+    }
+    let dir = match demo::DemoDir::create() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("cannot create the demo's temporary directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    scim_sidecar::logging::init(&config::Log {
+        format: config::LogFormat::Text,
+        level: "info".to_owned(),
+    });
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(opts.platform_listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cannot listen on {} (--platform-listen): {e}", opts.platform_listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let platform_url = format!("http://{}", listener.local_addr().unwrap_or(opts.platform_listen));
+        let platform_key = demo::random_hex(16);
+        let platform = demo::Platform::new(platform_key.clone());
+        let (stop_platform, platform_stopped) = tokio::sync::oneshot::channel::<()>();
+        let platform_task = tokio::spawn(platform.serve(listener, async move {
+            let _ = platform_stopped.await;
+        }));
+        let cfg = match demo::load_config(&dir, &opts, &token, &platform_key, &platform_url) {
+            Ok(c) => c,
+            Err(errors) => {
+                eprintln!("{errors}");
+                return ExitCode::from(EX_CONFIG);
+            }
+        };
+        let running = match scim_sidecar::start(cfg).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("startup failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let scheme = if opts.tls { "https" } else { "http" };
+        let base = format!("{scheme}://{}/scim/v2", running.scim_addr);
+        let k = if opts.tls { "-k " } else { "" };
+        println!();
+        println!("scim-sidecar demo is running.");
+        println!("  SCIM base URL (Entra \"Tenant URL\"): {base}");
+        println!("  Bearer token (Entra \"Secret Token\"): {token}");
+        println!("  Demo platform (the legacy REST API):   {platform_url}/api/v1/users");
+        println!("  Admin:                                  http://{}/readyz", running.admin_addr);
+        println!();
+        println!("Try it:");
+        println!("  export SCIM={base} TOKEN={token}");
+        println!("  curl -s {k}-H \"Authorization: Bearer $TOKEN\" \"$SCIM/Users?filter=userName%20eq%20%22ada@example.com%22\"");
+        println!("Press Ctrl-C to stop.");
+        println!();
+        wait_for_signal().await;
+        running.stop().await;
+        let _ = stop_platform.send(());
+        let _ = platform_task.await;
+        ExitCode::SUCCESS
+    })
 }

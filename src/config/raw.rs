@@ -88,6 +88,9 @@ pub struct Token {
 #[serde(deny_unknown_fields)]
 pub struct Scim {
     pub base_path: Option<String>,
+    pub mapping: Option<RelativePathBuf>,
+    pub unmapped_attributes: Option<String>,
+    pub group_patch_response: Option<String>,
     pub default_page_size: Option<u64>,
     pub max_page_size: Option<u64>,
 }

@@ -121,8 +121,15 @@ file = "tokens/entra"
 /// Loads a config file with no environment overrides.
 pub fn load(path: &Path) -> scim_sidecar::config::Config {
     install_provider();
-    scim_sidecar::config::load(path, scim_sidecar::config::EnvOverrides::default())
-        .unwrap_or_else(|e| panic!("test config must be valid:\n{e}"))
+    scim_sidecar::config::load(
+        path,
+        &scim_sidecar::config::Sources {
+            overrides: scim_sidecar::config::EnvOverrides::default(),
+            env: &|_| None,
+            platform_base_url: None,
+        },
+    )
+    .unwrap_or_else(|e| panic!("test config must be valid:\n{e}"))
 }
 
 /// Starts the sidecar from a config file.

@@ -1,0 +1,262 @@
+//! The SCIM resource operations (`/Users`, `/Groups`, `/.search`) served through a compiled
+//! mapping: the I/O-bound middle between the pure protocol core (`scim`), the pure mapping
+//! (`mapping`) and the platform (`backend`).
+
+pub mod members;
+pub mod platform;
+pub mod read;
+pub mod write;
+
+use serde_json::{Value, json};
+
+use crate::config::{GroupPatchResponse, Unmapped};
+use crate::error::{Error, PlatformError};
+use crate::mapping::convert::{self, Converted};
+use crate::mapping::model::{Mapping, ResourceMap};
+use crate::mapping::template::{PlatformId, Vars};
+use crate::routes::ResourceKind;
+use crate::scim::error::ScimError;
+use crate::scim::etag;
+use crate::scim::filter::FilterOptions;
+use crate::scim::path::AttrPath;
+use crate::scim::projection;
+use platform::Transport;
+
+/// Per-request settings of the resource operations.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Page size when the client sends no `count`.
+    pub default_page_size: usize,
+    /// Largest page served.
+    pub max_page_size: usize,
+    /// What to do with attributes the mapping does not store.
+    pub unmapped: Unmapped,
+    /// What a group PATCH answers.
+    pub group_patch_response: GroupPatchResponse,
+    /// Filter parsing options (e.g. Entra's unquoted values).
+    pub filter: FilterOptions,
+    /// `upsert_filtered_replace` for PATCH (Entra: a replace on an unmatched value path creates it).
+    pub upsert_filtered_replace: bool,
+}
+
+/// Everything one resource operation needs.
+pub struct Ctx<'a, T: Transport> {
+    /// The compiled mapping.
+    pub mapping: &'a Mapping,
+    /// How platform calls are sent.
+    pub transport: &'a T,
+    /// The SCIM base URL the client used (for `Location`, `meta.location`, `$ref`).
+    pub base_url: &'a str,
+    /// Settings.
+    pub settings: &'a Settings,
+}
+
+/// A successful resource operation's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// 200 with a body (a resource or a ListResponse); `etag` for single resources.
+    Ok {
+        /// The body.
+        body: Value,
+        /// The resource's version, for the `ETag` header.
+        etag: Option<String>,
+    },
+    /// 201 with the created resource.
+    Created {
+        /// The resource.
+        body: Value,
+        /// Its URL, for the `Location` header.
+        location: String,
+        /// Its version.
+        etag: String,
+    },
+    /// 204.
+    NoContent,
+}
+
+/// Attribute selection from `attributes` / `excludedAttributes`.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    /// `attributes`
+    pub attributes: Vec<AttrPath>,
+    /// `excludedAttributes`
+    pub excluded: Vec<AttrPath>,
+}
+
+impl Projection {
+    /// Parses the two query parameters.
+    pub fn parse(
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<Projection, ScimError> {
+        let (attributes, excluded) = projection::parse_projection(attributes, excluded)?;
+        Ok(Projection {
+            attributes,
+            excluded,
+        })
+    }
+
+    /// Whether the response would include group `members` (so they must be fetched).
+    pub fn wants_members(&self) -> bool {
+        let named = |p: &AttrPath| p.urn.is_none() && p.name.eq_ignore_ascii_case("members");
+        if !self.attributes.is_empty() {
+            return self.attributes.iter().any(named);
+        }
+        !self.excluded.iter().any(|p| named(p) && p.sub.is_none())
+    }
+
+    /// Applies the selection.
+    pub fn apply(&self, resource: &Value, map: &ResourceMap) -> Value {
+        if self.attributes.is_empty() && self.excluded.is_empty() {
+            return resource.clone();
+        }
+        projection::project(resource, &map.schema, &self.attributes, &self.excluded)
+    }
+}
+
+impl<T: Transport> Ctx<'_, T> {
+    /// The mapping of a resource type, or the 400 that says it is not mapped.
+    pub fn map(&self, kind: ResourceKind) -> Result<&ResourceMap, Error> {
+        self.mapping.resource(kind).ok_or_else(|| {
+            Error::Client(ScimError::bad_request_plain(format!(
+                "{} are not provisioned to this platform: the mapping has no [{}] section",
+                kind.endpoint().trim_start_matches('/'),
+                match kind {
+                    ResourceKind::User => "users",
+                    ResourceKind::Group => "groups",
+                }
+            )))
+        })
+    }
+
+    /// The URL of a resource.
+    pub fn location(&self, kind: ResourceKind, id: &str) -> String {
+        let enc: String =
+            percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).collect();
+        format!("{}{}/{enc}", self.base_url, kind.endpoint())
+    }
+
+    /// Completes a converted resource: members (when fetched), `meta` with location and version.
+    /// Returns the resource and its version.
+    pub fn finish(
+        &self,
+        map: &ResourceMap,
+        conv: Converted,
+        members: Option<Vec<String>>,
+    ) -> (Value, String) {
+        let Converted { id, mut scim } = conv;
+        if let Some(ms) = members {
+            if ms.is_empty() {
+                if let Some(o) = scim.as_object_mut() {
+                    o.remove("members");
+                }
+            } else {
+                scim["members"] = Value::Array(
+                    ms.into_iter()
+                        .map(|m| {
+                            json!({
+                                "value": m,
+                                "$ref": self.location(ResourceKind::User, &m),
+                                "type": "User",
+                            })
+                        })
+                        .collect(),
+                );
+            }
+        } else if let Some(Value::Array(items)) = scim.get_mut("members") {
+            for it in items {
+                if let Some(v) = it.get("value").and_then(Value::as_str).map(str::to_owned) {
+                    it["$ref"] = Value::String(self.location(ResourceKind::User, &v));
+                }
+            }
+        }
+        let version = etag::weak_etag(&scim);
+        let mut meta = scim
+            .get("meta")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        meta.insert("resourceType".into(), json!(map.kind.name()));
+        meta.insert("location".into(), json!(self.location(map.kind, &id.text)));
+        meta.insert("version".into(), json!(version));
+        scim["meta"] = Value::Object(meta);
+        (scim, version)
+    }
+
+    /// Reads one resource by platform id; `None` when the platform says 404.
+    pub async fn read_one(
+        &self,
+        map: &ResourceMap,
+        id: &PlatformId,
+    ) -> Result<Option<Converted>, Error> {
+        let Some(op) = &map.read else {
+            return Err(Error::Internal("mapping without read".to_owned()));
+        };
+        let call = platform::build(
+            op,
+            &Vars {
+                id: Some(id),
+                member: None,
+            },
+            None,
+        )?;
+        let reply = self.transport.send(&call).await?;
+        if reply.status == http::StatusCode::NOT_FOUND && !op.ok.contains(&404) {
+            return Ok(None);
+        }
+        if !platform::succeeded(op, &reply) {
+            return Err(crate::mapping::errors::classify(
+                &self.mapping.errors,
+                &reply,
+                &format!("{} {}", map.kind.name(), id.text),
+                op.label,
+            ));
+        }
+        let obj = platform::object(op, &reply)?.ok_or_else(|| {
+            Error::Platform(PlatformError::BadResponse(format!(
+                "{}: no object at {} in the platform's answer",
+                op.label,
+                op.response.as_str()
+            )))
+        })?;
+        self.convert(map, &obj).map(Some)
+    }
+
+    /// Converts a platform object, treating a failure as the platform's fault.
+    pub fn convert(&self, map: &ResourceMap, obj: &Value) -> Result<Converted, Error> {
+        convert::to_scim(map, obj).map_err(|e| Error::Platform(PlatformError::BadResponse(e)))
+    }
+
+    /// How User ids (and so group member ids) are typed.
+    pub fn member_id_type(&self) -> crate::mapping::model::IdType {
+        self.mapping
+            .users
+            .as_ref()
+            .map_or(crate::mapping::model::IdType::String, |u| u.id_type)
+    }
+
+    /// The platform id a SCIM id names, or the 404 for ids that cannot name one.
+    pub fn parse_id(&self, map: &ResourceMap, id: &str) -> Result<PlatformId, Error> {
+        convert::parse_id(map.id_type, id).ok_or_else(|| not_found(map, id))
+    }
+}
+
+/// The 404 for a resource.
+pub fn not_found(map: &ResourceMap, id: &str) -> Error {
+    Error::Client(ScimError::not_found(format!(
+        "{} {id:?} not found",
+        map.kind.name()
+    )))
+}
+
+/// The 400 for an operation the mapping does not provide.
+pub fn unsupported(map: &ResourceMap, what: &str, section: &str) -> Error {
+    Error::Client(ScimError::bad_request_plain(format!(
+        "{what} {} is not supported by this platform's mapping (no [{}.{section}])",
+        map.kind.endpoint().trim_start_matches('/'),
+        match map.kind {
+            ResourceKind::User => "users",
+            ResourceKind::Group => "groups",
+        }
+    )))
+}

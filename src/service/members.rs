@@ -1,0 +1,243 @@
+//! Group membership through the mapping: reading a group's members, and adding or removing
+//! members with targeted calls (one call per member, whatever the group's size), idempotently
+//! whatever the platform says about "already a member" / "not a member".
+//!
+//! The platform has no transactions: when a change of several members fails part-way, the
+//! members already changed by this request are changed back (best effort, logged if that fails
+//! too), so a failed request leaves the group as it found it.
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::mapping::convert;
+use crate::mapping::model::{IdType, MemberSpec, ResourceMap};
+use crate::mapping::template::{PlatformId, Vars};
+use crate::routes::ResourceKind;
+use crate::scim::error::ScimError;
+use crate::service::platform::{self, Flow, Transport};
+use crate::service::{Ctx, unsupported};
+
+/// A group's member ids (SCIM User ids), when the response includes members and they live
+/// outside the group object. `None`: not wanted, or already in the converted group (embedded).
+pub async fn fetch<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    group: &PlatformId,
+    wanted: bool,
+) -> Result<Option<Vec<String>>, Error> {
+    if map.kind != ResourceKind::Group || !wanted {
+        return Ok(None);
+    }
+    match &map.members {
+        None | Some(MemberSpec::Embedded { .. }) => Ok(None),
+        Some(MemberSpec::Calls(c)) => {
+            platform::member_ids(ctx.transport, ctx.mapping, &c.list, group)
+                .await
+                .map(Some)
+        }
+        Some(MemberSpec::OnUser { param, .. }) => {
+            let users = ctx.map(ResourceKind::User)?;
+            let Some(spec) = &users.list else {
+                return Err(unsupported(users, "listing", "list"));
+            };
+            let mut ids = Vec::new();
+            let params = [(param.clone(), group.text.clone())];
+            let scanned = platform::scan(
+                ctx.transport,
+                ctx.mapping,
+                spec,
+                &Vars::default(),
+                &params,
+                |item| {
+                    if let Some(id) = convert::platform_id(users, &item) {
+                        ids.push(id.text);
+                    }
+                    Ok(Flow::Continue)
+                },
+            )
+            .await?;
+            if scanned.truncated {
+                return Err(Error::Client(ScimError::too_many(format!(
+                    "the group has more than {} members (the users list's scan_limit)",
+                    spec.scan_limit
+                ))));
+            }
+            Ok(Some(ids))
+        }
+    }
+}
+
+/// The SCIM User ids named by `members` values (objects with `value`, or bare ids), checked
+/// against the users' id type.
+pub fn member_ids(id_type: IdType, values: &[Value]) -> Result<Vec<PlatformId>, Error> {
+    values
+        .iter()
+        .map(|v| {
+            let id = match v {
+                Value::Object(o) => o
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                    .map(|(_, v)| v),
+                other => Some(other),
+            };
+            let text = match id {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => {
+                    return Err(Error::Client(ScimError::invalid_value(format!(
+                        "a member needs a \"value\" holding a User id; got {v}"
+                    ))));
+                }
+            };
+            convert::parse_id(id_type, &text).ok_or_else(|| {
+                Error::Client(ScimError::invalid_value(format!(
+                    "member {text:?} is not a User id of this platform"
+                )))
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Add,
+    Remove,
+}
+
+/// Adds and removes members with targeted calls (mode `calls` or `on_user`). Adding a member
+/// that is already one, or removing one that is not, succeeds. On failure, what this call
+/// changed is undone before the error is returned.
+pub async fn change<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    group: &PlatformId,
+    add: &[PlatformId],
+    remove: &[PlatformId],
+) -> Result<(), Error> {
+    let mut done: Vec<(Change, &PlatformId)> = Vec::new();
+    let work = add
+        .iter()
+        .map(|m| (Change::Add, m))
+        .chain(remove.iter().map(|m| (Change::Remove, m)));
+    for (change, member) in work {
+        match one(ctx, map, group, member, change).await {
+            Ok(true) => done.push((change, member)),
+            Ok(false) => {}
+            Err(e) => {
+                for (c, m) in done.iter().rev() {
+                    let undo = match c {
+                        Change::Add => Change::Remove,
+                        Change::Remove => Change::Add,
+                    };
+                    if let Err(u) = one(ctx, map, group, m, undo).await {
+                        tracing::error!(
+                            group = %group.text, member = %m.text, error = %u,
+                            "could not undo a membership change after a failed request; the group is partly changed"
+                        );
+                    }
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One membership change; `Ok(true)` when it changed something, `Ok(false)` when it was already so.
+async fn one<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    group: &PlatformId,
+    member: &PlatformId,
+    change: Change,
+) -> Result<bool, Error> {
+    match &map.members {
+        Some(MemberSpec::Calls(c)) => {
+            let (op, already) = match change {
+                Change::Add => (&c.add, &c.already_member),
+                Change::Remove => (&c.remove, &c.not_member),
+            };
+            let vars = Vars {
+                id: Some(group),
+                member: Some(member),
+            };
+            let call = platform::build(op, &vars, None)?;
+            let reply = ctx.transport.send(&call).await?;
+            if platform::succeeded(op, &reply) {
+                return Ok(true);
+            }
+            if already.contains(&reply.status.as_u16()) {
+                return Ok(false);
+            }
+            Err(crate::mapping::errors::classify(
+                &ctx.mapping.errors,
+                &reply,
+                &format!("Group {}", group.text),
+                op.label,
+            ))
+        }
+        Some(MemberSpec::OnUser { field, .. }) => {
+            let users = ctx.map(ResourceKind::User)?;
+            let op = users
+                .update
+                .as_ref()
+                .or(users.replace.as_ref())
+                .ok_or_else(|| unsupported(users, "updating", "update"))?;
+            let read = users
+                .read
+                .as_ref()
+                .ok_or_else(|| unsupported(users, "reading", "read"))?;
+            let vars = Vars {
+                id: Some(member),
+                member: None,
+            };
+            let reply = platform::execute(
+                ctx.transport,
+                ctx.mapping,
+                read,
+                &vars,
+                None,
+                &format!("User {}", member.text),
+            )
+            .await?;
+            let mut obj = platform::object(read, &reply)?.unwrap_or_default();
+            let mut list: Vec<Value> = match field.get(&obj) {
+                Some(Value::Array(a)) => a.clone(),
+                _ => Vec::new(),
+            };
+            let is_group = |v: &Value| match v {
+                Value::String(s) => *s == group.text,
+                Value::Number(n) => n.to_string() == group.text,
+                _ => false,
+            };
+            let present = list.iter().any(is_group);
+            match change {
+                Change::Add if present => return Ok(false),
+                Change::Remove if !present => return Ok(false),
+                Change::Add => list.push(group.json.clone()),
+                Change::Remove => list.retain(|v| !is_group(v)),
+            }
+            let body = if users.update.is_some() {
+                let mut b = Value::Object(serde_json::Map::new());
+                field.set(&mut b, Value::Array(list));
+                b
+            } else {
+                field.set(&mut obj, Value::Array(list));
+                obj
+            };
+            platform::execute(
+                ctx.transport,
+                ctx.mapping,
+                op,
+                &vars,
+                Some(body),
+                &format!("User {}", member.text),
+            )
+            .await?;
+            Ok(true)
+        }
+        Some(MemberSpec::Embedded { .. }) | None => Err(Error::Internal(
+            "targeted member change without member calls".to_owned(),
+        )),
+    }
+}

@@ -1,0 +1,571 @@
+//! Changing resources: create, replace (PUT), PATCH, delete.
+//!
+//! PATCH takes targeted calls where the mapping declares them (adding or removing group members
+//! never reads the member list), and otherwise reads the resource, applies the operations in
+//! order on a copy (all or nothing), and writes back only what changed: no change, no write.
+
+use serde_json::{Map, Value};
+
+use crate::config::{GroupPatchResponse, Unmapped};
+use crate::error::{Error, PlatformError};
+use crate::mapping::convert::{self, Converted, Purpose};
+use crate::mapping::model::{Deactivation, IdType, MemberSpec, Op, ResourceMap};
+use crate::mapping::template::{PlatformId, Vars};
+use crate::routes::ResourceKind;
+use crate::scim::error::ScimError;
+use crate::scim::filter::{CompareOp, Filter, Literal};
+use crate::scim::patch::{self, PatchOp, PatchOpKind, PatchOptions};
+use crate::scim::validate::{self, Mode, UnknownAttributes};
+use crate::service::platform::{self, Transport};
+use crate::service::{Ctx, Outcome, Projection, members, not_found, read, unsupported};
+
+fn get_ci<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
+    v.as_object()?
+        .iter()
+        .find(|(x, _)| x.eq_ignore_ascii_case(k))
+        .map(|(_, v)| v)
+}
+
+/// Applies the unmapped-attribute policy to a request's resource.
+fn check_unmapped<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    resource: &Value,
+    extra: &[String],
+) -> Result<(), Error> {
+    let mut u = convert::uncovered(map, resource);
+    u.extend(extra.iter().cloned());
+    if u.is_empty() {
+        return Ok(());
+    }
+    match ctx.settings.unmapped {
+        Unmapped::Reject => Err(Error::Client(ScimError::invalid_value(format!(
+            "the platform does not store {}; remove {} from the provisioning client's attribute mappings, or set [scim] unmapped_attributes = \"ignore\"",
+            u.join(", "),
+            if u.len() == 1 { "it" } else { "them" }
+        )))),
+        Unmapped::Ignore => {
+            tracing::warn!(resource = map.kind.name(), attributes = ?u, "attributes the platform does not store were ignored");
+            Ok(())
+        }
+    }
+}
+
+fn unknown_policy<T: Transport>(ctx: &Ctx<'_, T>) -> UnknownAttributes {
+    match ctx.settings.unmapped {
+        Unmapped::Reject => UnknownAttributes::Reject,
+        Unmapped::Ignore => UnknownAttributes::Ignore,
+    }
+}
+
+fn active_of(scim: &Value) -> Option<bool> {
+    get_ci(scim, "active").and_then(Value::as_bool)
+}
+
+fn members_in(scim: &Value) -> Vec<Value> {
+    match get_ci(scim, "members") {
+        Some(Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Writes embedded member ids into a platform body.
+fn embed_members(map: &ResourceMap, body: &mut Value, ids: &[PlatformId]) {
+    if let Some(MemberSpec::Embedded { field, item_field }) = &map.members {
+        let items = ids
+            .iter()
+            .map(|id| match item_field {
+                Some(f) => {
+                    let mut o = Value::Object(Map::new());
+                    f.set(&mut o, id.json.clone());
+                    o
+                }
+                None => id.json.clone(),
+            })
+            .collect();
+        field.set(body, Value::Array(items));
+    }
+}
+
+fn uses_member_calls(map: &ResourceMap) -> bool {
+    matches!(
+        map.members,
+        Some(MemberSpec::Calls(_) | MemberSpec::OnUser { .. })
+    )
+}
+
+/// Calls the deactivate/activate operation when `active` changed (mode `calls`).
+async fn toggle_active<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    id: &PlatformId,
+    before: Option<bool>,
+    after: Option<bool>,
+) -> Result<bool, Error> {
+    let Deactivation::Calls(pair) = &map.deactivate else {
+        return Ok(false);
+    };
+    let op = match (before.unwrap_or(true), after) {
+        (true, Some(false)) => &pair.deactivate,
+        (false, Some(true)) => &pair.activate,
+        _ => return Ok(false),
+    };
+    platform::execute(
+        ctx.transport,
+        ctx.mapping,
+        op,
+        &Vars {
+            id: Some(id),
+            member: None,
+        },
+        None,
+        &format!("User {}", id.text),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The converted resource a write operation answered, or a fresh read when it answered nothing.
+async fn written<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    op: &Op,
+    reply: &crate::backend::Reply,
+    id: Option<&PlatformId>,
+) -> Result<Converted, Error> {
+    if let Some(obj) = platform::object(op, reply)? {
+        return ctx.convert(map, &obj);
+    }
+    // No object: read it again, by the id we know or the one `Location` names.
+    let from_location = reply
+        .headers
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
+        .and_then(|seg| percent_encoding::percent_decode_str(seg).decode_utf8().ok())
+        .and_then(|seg| convert::parse_id(map.id_type, &seg));
+    let id = id.cloned().or(from_location).ok_or_else(|| {
+        Error::Platform(PlatformError::BadResponse(format!(
+            "{}: the platform answered without the object and without a Location header",
+            op.label
+        )))
+    })?;
+    ctx.read_one(map, &id).await?.ok_or_else(|| {
+        Error::Platform(PlatformError::BadResponse(format!(
+            "{}: the platform reports success but {} {} cannot be read back",
+            op.label,
+            map.kind.name(),
+            id.text
+        )))
+    })
+}
+
+/// `POST /{Resources}`.
+pub async fn create<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    body: &Value,
+) -> Result<Outcome, Error> {
+    let map = ctx.map(kind)?;
+    let op = map
+        .create
+        .as_ref()
+        .ok_or_else(|| unsupported(map, "creating", "create"))?;
+    let v = validate::validate(body, &map.schema, Mode::Create, unknown_policy(ctx), None)?;
+    check_unmapped(ctx, map, &v.resource, &v.ignored)?;
+    let member_ids = if kind == ResourceKind::Group {
+        members::member_ids(ctx.member_id_type(), &members_in(&v.resource))?
+    } else {
+        Vec::new()
+    };
+    if !member_ids.is_empty() && map.members.is_none() {
+        return Err(unsupported(map, "storing members of", "members"));
+    }
+    let active = active_of(&v.resource);
+    if matches!(map.deactivate, Deactivation::Delete) && active == Some(false) {
+        return Err(Error::Client(ScimError::invalid_value(
+            "this platform deactivates users by deleting them, so an inactive user cannot be created",
+        )));
+    }
+    let mut pbody = convert::to_platform(map, &v.resource, Purpose::Create)?;
+    embed_members(map, &mut pbody, &member_ids);
+    let reply = platform::execute(
+        ctx.transport,
+        ctx.mapping,
+        op,
+        &Vars::default(),
+        Some(pbody),
+        map.kind.name(),
+    )
+    .await?;
+    let conv = written(ctx, map, op, &reply, None).await?;
+
+    // Steps after the create: undone (the resource deleted) if one fails.
+    let post = async {
+        let toggled = toggle_active(ctx, map, &conv.id, Some(true), active).await?;
+        if uses_member_calls(map) && !member_ids.is_empty() {
+            members::change(ctx, map, &conv.id, &member_ids, &[]).await?;
+        }
+        Ok::<bool, Error>(toggled)
+    };
+    let conv = match post.await {
+        Ok(false) => conv,
+        Ok(true) => ctx.read_one(map, &conv.id).await?.unwrap_or(conv),
+        Err(e) => {
+            if let Some(del) = &map.delete {
+                let vars = Vars {
+                    id: Some(&conv.id),
+                    member: None,
+                };
+                if let Err(u) = platform::execute(
+                    ctx.transport,
+                    ctx.mapping,
+                    del,
+                    &vars,
+                    None,
+                    map.kind.name(),
+                )
+                .await
+                {
+                    tracing::error!(id = %conv.id.text, error = %u, "could not delete a half-created resource after a failed request");
+                }
+            }
+            return Err(e);
+        }
+    };
+    let ms = uses_member_calls(map).then(|| member_ids.iter().map(|m| m.text.clone()).collect());
+    let (body, etag) = ctx.finish(map, conv.clone(), ms);
+    Ok(Outcome::Created {
+        location: ctx.location(kind, &conv.id.text),
+        body,
+        etag,
+    })
+}
+
+/// `PUT /{Resources}/{id}`: replaces the resource; attributes left out are cleared (members too).
+pub async fn replace<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    id: &str,
+    body: &Value,
+) -> Result<Outcome, Error> {
+    let map = ctx.map(kind)?;
+    let pid = ctx.parse_id(map, id)?;
+    if map.replace.is_none() && map.update.is_none() {
+        return Err(unsupported(map, "replacing", "replace"));
+    }
+    let v = validate::validate(body, &map.schema, Mode::Replace, unknown_policy(ctx), None)?;
+    check_unmapped(ctx, map, &v.resource, &v.ignored)?;
+    let wanted = if kind == ResourceKind::Group {
+        members::member_ids(ctx.member_id_type(), &members_in(&v.resource))?
+    } else {
+        Vec::new()
+    };
+    let old = ctx
+        .read_one(map, &pid)
+        .await?
+        .ok_or_else(|| not_found(map, id))?;
+    if matches!(map.deactivate, Deactivation::Delete) && active_of(&v.resource) == Some(false) {
+        return delete(ctx, kind, id).await;
+    }
+    let vars = Vars {
+        id: Some(&pid),
+        member: None,
+    };
+    let conv = if let Some(op) = &map.replace {
+        let mut pbody = convert::to_platform(map, &v.resource, Purpose::Replace)?;
+        embed_members(map, &mut pbody, &wanted);
+        let reply = platform::execute(
+            ctx.transport,
+            ctx.mapping,
+            op,
+            &vars,
+            Some(pbody),
+            &format!("{} {id}", kind.name()),
+        )
+        .await?;
+        written(ctx, map, op, &reply, Some(&pid)).await?
+    } else {
+        write_changes(ctx, map, &pid, &old, &v.resource, Some(&wanted)).await?
+    };
+    let mut changed =
+        toggle_active(ctx, map, &pid, active_of(&old.scim), active_of(&v.resource)).await?;
+    let ms = if uses_member_calls(map) {
+        let current = members::fetch(ctx, map, &pid, true)
+            .await?
+            .unwrap_or_default();
+        let (add, remove) = member_delta(ctx.member_id_type(), &current, &wanted);
+        changed |= !add.is_empty() || !remove.is_empty();
+        members::change(ctx, map, &pid, &add, &remove).await?;
+        Some(wanted.iter().map(|m| m.text.clone()).collect())
+    } else {
+        None
+    };
+    let conv = if changed && map.replace.is_some() {
+        ctx.read_one(map, &pid).await?.unwrap_or(conv)
+    } else {
+        conv
+    };
+    let (body, etag) = ctx.finish(map, conv, ms);
+    Ok(Outcome::Ok {
+        body,
+        etag: Some(etag),
+    })
+}
+
+/// Sends the changed fields of `new` against `old` with `update` (or the whole of `new` with
+/// `replace`); no call when nothing changed.
+async fn write_changes<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    pid: &PlatformId,
+    old: &Converted,
+    new: &Value,
+    embedded: Option<&[PlatformId]>,
+) -> Result<Converted, Error> {
+    let vars = Vars {
+        id: Some(pid),
+        member: None,
+    };
+    let what = format!("{} {}", map.kind.name(), pid.text);
+    let embedded_changed = |ids: &[PlatformId]| {
+        let before: Vec<String> = match get_ci(&old.scim, "members") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|m| {
+                    get_ci(m, "value")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let after: Vec<String> = ids.iter().map(|i| i.text.clone()).collect();
+        before != after
+    };
+    if let Some(op) = &map.update {
+        let mut changes = Value::Object(convert::diff(map, &old.scim, new)?);
+        if let Some(ids) = embedded.filter(|ids| {
+            matches!(map.members, Some(MemberSpec::Embedded { .. })) && embedded_changed(ids)
+        }) {
+            embed_members(map, &mut changes, ids);
+        }
+        if changes.as_object().is_some_and(Map::is_empty) {
+            return Ok(old.clone());
+        }
+        let reply =
+            platform::execute(ctx.transport, ctx.mapping, op, &vars, Some(changes), &what).await?;
+        return written(ctx, map, op, &reply, Some(pid)).await;
+    }
+    let Some(op) = &map.replace else {
+        return Err(unsupported(map, "updating", "update"));
+    };
+    let diff = convert::diff(map, &old.scim, new)?;
+    let members_changed = embedded.is_some_and(|ids| {
+        matches!(map.members, Some(MemberSpec::Embedded { .. })) && embedded_changed(ids)
+    });
+    if diff.is_empty() && !members_changed {
+        return Ok(old.clone());
+    }
+    let mut body = convert::to_platform(map, new, Purpose::Replace)?;
+    if let Some(ids) = embedded {
+        embed_members(map, &mut body, ids);
+    }
+    let reply = platform::execute(ctx.transport, ctx.mapping, op, &vars, Some(body), &what).await?;
+    written(ctx, map, op, &reply, Some(pid)).await
+}
+
+fn member_delta(
+    id_type: IdType,
+    current: &[String],
+    wanted: &[PlatformId],
+) -> (Vec<PlatformId>, Vec<PlatformId>) {
+    let add = wanted
+        .iter()
+        .filter(|w| !current.contains(&w.text))
+        .cloned()
+        .collect();
+    let remove = current
+        .iter()
+        .filter(|c| !wanted.iter().any(|w| &&w.text == c))
+        .filter_map(|c| convert::parse_id(id_type, c))
+        .collect();
+    (add, remove)
+}
+
+/// Whether an operation is about `members` only, and as what targeted change:
+/// `add members [...]` or `remove members[value eq "x"]`.
+fn member_op(op: &PatchOp) -> Option<(bool, Vec<Value>)> {
+    let path = op.path.as_ref()?;
+    if path.attr.urn.is_some()
+        || !path.attr.name.eq_ignore_ascii_case("members")
+        || path.attr.sub.is_some()
+        || path.sub.is_some()
+    {
+        return None;
+    }
+    match (op.op, &path.filter) {
+        (PatchOpKind::Add, None) => match &op.value {
+            Some(Value::Array(a)) => Some((true, a.clone())),
+            Some(v @ Value::Object(_)) => Some((true, vec![v.clone()])),
+            _ => None,
+        },
+        (
+            PatchOpKind::Remove,
+            Some(Filter::Compare {
+                path: p,
+                op: CompareOp::Eq,
+                value: Literal::String(s),
+                ..
+            }),
+        ) if p.urn.is_none() && p.sub.is_none() && p.name.eq_ignore_ascii_case("value") => {
+            Some((false, vec![Value::String(s.clone())]))
+        }
+        _ => None,
+    }
+}
+
+/// `PATCH /{Resources}/{id}` with an RFC 7644 PatchOp body (already normalized).
+pub async fn patch<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    id: &str,
+    body: &Value,
+    proj: &Projection,
+) -> Result<Outcome, Error> {
+    let map = ctx.map(kind)?;
+    let pid = ctx.parse_id(map, id)?;
+    let ops = patch::parse_request(body)?;
+
+    // Targeted membership changes: one call per member, no member list read.
+    if uses_member_calls(map) && !ops.is_empty() {
+        let targeted: Option<Vec<(bool, Vec<Value>)>> = ops.iter().map(member_op).collect();
+        if let Some(changes) = targeted {
+            let mut add = Vec::new();
+            let mut remove = Vec::new();
+            for (is_add, values) in changes {
+                let ids = members::member_ids(ctx.member_id_type(), &values)?;
+                for m in ids {
+                    // Operations apply in order: a later remove cancels an earlier add and vice versa.
+                    if is_add {
+                        remove.retain(|r: &PlatformId| r.text != m.text);
+                        if !add.iter().any(|a: &PlatformId| a.text == m.text) {
+                            add.push(m);
+                        }
+                    } else {
+                        add.retain(|a: &PlatformId| a.text != m.text);
+                        if !remove.iter().any(|r: &PlatformId| r.text == m.text) {
+                            remove.push(m);
+                        }
+                    }
+                }
+            }
+            members::change(ctx, map, &pid, &add, &remove).await?;
+            return patch_answer(ctx, kind, id, proj).await;
+        }
+    }
+
+    let old = ctx
+        .read_one(map, &pid)
+        .await?
+        .ok_or_else(|| not_found(map, id))?;
+    let touches_members = ops.iter().any(|o| match &o.path {
+        Some(p) => p.attr.name.eq_ignore_ascii_case("members"),
+        None => o
+            .value
+            .as_ref()
+            .and_then(|v| get_ci(v, "members"))
+            .is_some(),
+    });
+    let mut before = old.scim.clone();
+    let old_members = if touches_members && uses_member_calls(map) {
+        let ids = members::fetch(ctx, map, &pid, true)
+            .await?
+            .unwrap_or_default();
+        if !ids.is_empty() {
+            before["members"] = Value::Array(
+                ids.iter()
+                    .map(|i| serde_json::json!({ "value": i }))
+                    .collect(),
+            );
+        }
+        Some(ids)
+    } else {
+        None
+    };
+    let opts = PatchOptions {
+        upsert_filtered_replace: ctx.settings.upsert_filtered_replace,
+    };
+    let after = patch::apply(&before, &ops, &map.schema, &opts)?;
+    check_unmapped(ctx, map, &after, &[])?;
+    if matches!(map.deactivate, Deactivation::Delete) && active_of(&after) == Some(false) {
+        return delete(ctx, kind, id).await;
+    }
+    let wanted = if kind == ResourceKind::Group {
+        members::member_ids(ctx.member_id_type(), &members_in(&after))?
+    } else {
+        Vec::new()
+    };
+    let embedded = touches_members.then_some(wanted.as_slice());
+    let conv = write_changes(ctx, map, &pid, &old, &after, embedded).await?;
+    toggle_active(ctx, map, &pid, active_of(&old.scim), active_of(&after)).await?;
+    if let Some(current) = &old_members {
+        let (add, remove) = member_delta(ctx.member_id_type(), current, &wanted);
+        members::change(ctx, map, &pid, &add, &remove).await?;
+    }
+    if kind == ResourceKind::Group {
+        return patch_answer(ctx, kind, id, proj).await;
+    }
+    let conv = if matches!(map.deactivate, Deactivation::Calls(_))
+        && active_of(&old.scim) != active_of(&after)
+    {
+        ctx.read_one(map, &pid).await?.unwrap_or(conv)
+    } else {
+        conv
+    };
+    let (res, etag) = ctx.finish(map, conv, None);
+    Ok(Outcome::Ok {
+        body: proj.apply(&res, map),
+        etag: Some(etag),
+    })
+}
+
+/// What a successful group PATCH answers: 204, or the group as a GET would return it.
+async fn patch_answer<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    id: &str,
+    proj: &Projection,
+) -> Result<Outcome, Error> {
+    match (kind, ctx.settings.group_patch_response) {
+        (ResourceKind::Group, GroupPatchResponse::NoContent) => Ok(Outcome::NoContent),
+        _ => read::get(ctx, kind, id, proj).await,
+    }
+}
+
+/// `DELETE /{Resources}/{id}`.
+pub async fn delete<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Outcome, Error> {
+    let map = ctx.map(kind)?;
+    let pid = ctx.parse_id(map, id)?;
+    let op = map
+        .delete
+        .as_ref()
+        .ok_or_else(|| unsupported(map, "deleting", "delete"))?;
+    platform::execute(
+        ctx.transport,
+        ctx.mapping,
+        op,
+        &Vars {
+            id: Some(&pid),
+            member: None,
+        },
+        None,
+        &format!("{} {id:?}", kind.name()),
+    )
+    .await?;
+    Ok(Outcome::NoContent)
+}
