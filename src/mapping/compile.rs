@@ -1614,14 +1614,38 @@ fn published_schema(full: &ResourceSchema, attrs: &[AttrMap], members: bool) -> 
         read_only: bool,
         canonical: BTreeMap<String, Vec<String>>,
     }
-    let mut keep: BTreeMap<(String, String), Keep> = BTreeMap::new();
-    let mut fields_seen: Vec<FieldPath> = Vec::new();
-    for m in attrs {
+    let key_of = |m: &AttrMap| {
+        (
+            m.extension.clone().unwrap_or_default().to_ascii_lowercase(),
+            m.attr.to_ascii_lowercase(),
+        )
+    };
+    // An alias writes a field an earlier mapping already writes. An attribute mapped only through
+    // aliases (and read-only companions such as a constant `primary`) is not published.
+    let mut fields_seen: Vec<&FieldPath> = Vec::new();
+    let mut alias = vec![false; attrs.len()];
+    for (i, m) in attrs.iter().enumerate() {
         if let Some(w) = &m.write {
-            if fields_seen.iter().any(|f| f == w) {
-                continue;
-            }
-            fields_seen.push(w.clone());
+            alias[i] = fields_seen.contains(&w);
+            fields_seen.push(w);
+        }
+    }
+    let aliased: BTreeSet<(String, String)> = attrs
+        .iter()
+        .zip(&alias)
+        .filter(|(_, a)| **a)
+        .map(|(m, _)| key_of(m))
+        .filter(|k| {
+            !attrs
+                .iter()
+                .zip(&alias)
+                .any(|(m, a)| !*a && m.write.is_some() && key_of(m) == *k)
+        })
+        .collect();
+    let mut keep: BTreeMap<(String, String), Keep> = BTreeMap::new();
+    for (i, m) in attrs.iter().enumerate() {
+        if alias[i] || aliased.contains(&key_of(m)) {
+            continue;
         }
         let ext = m.extension.clone().unwrap_or_default().to_ascii_lowercase();
         let entry = keep.entry((ext, m.attr.to_ascii_lowercase())).or_default();

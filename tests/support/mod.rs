@@ -163,3 +163,137 @@ pub fn https(running: &scim_sidecar::Running, path: &str) -> String {
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
+
+/// The demo platform's API key in tests.
+pub const PLATFORM_KEY: &str = "platform-key-for-tests";
+
+/// The demo platform and the sidecar in front of it, both on 127.0.0.1 port 0 (plain HTTP for
+/// the sidecar unless the extra config says otherwise).
+pub struct Stack {
+    pub setup: Setup,
+    pub platform: scim_sidecar::demo::RunningPlatform,
+    pub sidecar: scim_sidecar::Running,
+    pub client: reqwest::Client,
+}
+
+impl Stack {
+    /// Starts the demo platform and a sidecar using `config/demo/mapping.toml` (or `mapping`
+    /// text when given), with `extra` appended to the `[scim]` section.
+    pub async fn start(scim_extra: &str) -> Stack {
+        Stack::start_with(scim_extra, None).await
+    }
+
+    pub async fn start_with(scim_extra: &str, mapping: Option<&str>) -> Stack {
+        install_provider();
+        let platform = scim_sidecar::demo::Platform::spawn(PLATFORM_KEY)
+            .await
+            .expect("platform");
+        let base = platform.base_url();
+        Stack::start_against(platform, &base, scim_extra, mapping).await
+    }
+
+    /// Starts a sidecar in front of `base` (the demo platform `platform` keeps running beside
+    /// it, so tests of another platform can still use the helpers).
+    pub async fn start_against(
+        platform: scim_sidecar::demo::RunningPlatform,
+        base: &str,
+        scim_extra: &str,
+        mapping: Option<&str>,
+    ) -> Stack {
+        let setup = Setup::new();
+        setup.write(
+            "mapping.toml",
+            mapping.unwrap_or(scim_sidecar::demo::MAPPING_TOML),
+        );
+        let cfg = setup.plain_config(&format!("[scim]\nmapping = \"mapping.toml\"\n{scim_extra}"));
+        let config = scim_sidecar::config::load(
+            &cfg,
+            &scim_sidecar::config::Sources {
+                overrides: scim_sidecar::config::EnvOverrides::default(),
+                env: &|name| match name {
+                    scim_sidecar::demo::PLATFORM_KEY_ENV => Some(PLATFORM_KEY.to_owned()),
+                    "SECOND_PLATFORM_TOKEN" => Some(second::SECRET.to_owned()),
+                    _ => None,
+                },
+                platform_base_url: Some(base),
+            },
+        )
+        .unwrap_or_else(|e| panic!("test config must be valid:\n{e}"));
+        let sidecar = scim_sidecar::start(config).await.expect("start");
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .expect("client");
+        Stack {
+            setup,
+            platform,
+            sidecar,
+            client,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/scim/v2{path}", self.sidecar.scim_addr)
+    }
+
+    pub fn platform_url(&self, path: &str) -> String {
+        format!("{}{path}", self.platform.base_url())
+    }
+
+    pub fn calls(&self) -> scim_sidecar::demo::CallCounts {
+        self.platform.platform().calls()
+    }
+
+    /// A SCIM request with the bearer token; JSON body when given. Returns status and JSON body
+    /// (`Null` when empty).
+    pub async fn scim(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("authorization", bearer(TOKEN));
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/scim+json; charset=utf-8")
+                .body(b.to_string());
+        }
+        let r = req.send().await.expect("scim request");
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await.expect("body");
+        let json = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!("SCIM body is JSON: {}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        (status, json)
+    }
+
+    /// A GET on the platform's own API (to check its state), returning status and JSON.
+    pub async fn platform_get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .client
+            .get(self.platform_url(path))
+            .header("x-api-key", PLATFORM_KEY)
+            .send()
+            .await
+            .expect("platform request");
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await.expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn stop(self) {
+        self.sidecar.stop().await;
+        self.platform.stop().await;
+    }
+}
+pub mod second;
