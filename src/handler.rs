@@ -205,36 +205,70 @@ async fn dispatch(
             "the /Me endpoint is not supported (RFC 7644 §3.11)",
         ))),
         Endpoint::Collection(_) | Endpoint::Resource(..) | Endpoint::Search(_) => {
-            resources(rt, method, endpoint, query, body, base_url).await
+            match rt.config.scim.mapping.as_deref() {
+                Some(m) => {
+                    let req = ResourceRequest {
+                        method,
+                        endpoint,
+                        query,
+                        body,
+                        base_url,
+                    };
+                    resources(rt, m, m.backend.as_ref(), req).await
+                }
+                None => unmapped(method, &endpoint),
+            }
         }
     }
 }
 
-/// The resource endpoints, served through the mapping.
-async fn resources(
+/// Without a mapping only Entra's Test Connection probes get an answer (an empty list).
+fn unmapped(method: &Method, endpoint: &Endpoint) -> Result<Response<Body>, Failure> {
+    if let (Endpoint::Collection(_), &Method::GET) = (endpoint, method) {
+        return Ok(respond::json(
+            StatusCode::OK,
+            &crate::scim::list::list_response(0, 1, Vec::new()),
+        ));
+    }
+    Err(Failure::from(ScimError::not_found(
+        "no mapping is configured ([scim] mapping), so no resources are served",
+    )))
+}
+
+/// A request for a resource endpoint, as far as the service needs it.
+#[derive(Debug)]
+pub struct ResourceRequest<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// The query parameters.
+    pub query: &'a Query,
+    /// The body (possibly empty).
+    pub body: &'a Bytes,
+    /// The SCIM base URL the client used.
+    pub base_url: &'a str,
+}
+
+/// The resource endpoints, served through the mapping and a transport (the platform client, or
+/// the dry run of `scim-sidecar explain`).
+pub async fn resources<T: crate::service::platform::Transport>(
     rt: &Runtime,
-    method: &Method,
-    endpoint: Endpoint,
-    query: &Query,
-    body: &Bytes,
-    base_url: &str,
+    mapping: &crate::mapping::model::Mapping,
+    transport: &T,
+    req: ResourceRequest<'_>,
 ) -> Result<Response<Body>, Failure> {
     use crate::service::{Ctx, Projection, read, write};
-    let Some(mapping) = rt.config.scim.mapping.as_deref() else {
-        // No mapping: only Entra's Test Connection probes get an answer (an empty list).
-        if let (Endpoint::Collection(_), &Method::GET) = (&endpoint, method) {
-            return Ok(respond::json(
-                StatusCode::OK,
-                &crate::scim::list::list_response(0, 1, Vec::new()),
-            ));
-        }
-        return Err(Failure::from(ScimError::not_found(
-            "no mapping is configured ([scim] mapping), so no resources are served",
-        )));
-    };
+    let ResourceRequest {
+        method,
+        endpoint,
+        query,
+        body,
+        base_url,
+    } = req;
     let ctx = Ctx {
         mapping,
-        transport: mapping.backend.as_ref(),
+        transport,
         base_url,
         settings: &rt.service,
     };

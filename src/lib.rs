@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+pub mod explain;
 pub mod handler;
 pub mod logging;
 pub mod mapping;

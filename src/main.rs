@@ -35,6 +35,19 @@ enum Command {
         #[arg(long, env = "SCIM_SIDECAR_CONFIG", value_name = "PATH")]
         config: PathBuf,
     },
+    /// Print the platform calls a SCIM request would make, without calling the platform.
+    Explain {
+        /// Path to the configuration file (see config/sidecar.toml).
+        #[arg(long, env = "SCIM_SIDECAR_CONFIG", value_name = "PATH")]
+        config: PathBuf,
+        /// The SCIM request's method (GET, POST, PUT, PATCH, DELETE).
+        method: String,
+        /// Path and query, e.g. '/scim/v2/Users?filter=userName eq "ada@example.com"'.
+        target: String,
+        /// A file holding the request's JSON body ("-" reads standard input).
+        #[arg(long, value_name = "FILE")]
+        body: Option<PathBuf>,
+    },
     /// Run the sidecar end to end against the embedded demo platform, in one process.
     Demo {
         /// Address of the SCIM listener.
@@ -61,6 +74,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
+        Command::Explain {
+            config,
+            method,
+            target,
+            body,
+        } => explain(&config, &method, &target, body.as_deref()),
         Command::Demo {
             listen,
             platform_listen,
@@ -246,4 +265,70 @@ fn demo(opts: scim_sidecar::demo::Options) -> ExitCode {
         let _ = platform_task.await;
         ExitCode::SUCCESS
     })
+}
+
+/// Secrets `explain` does not need: an unset variable reads as a placeholder, so the dry run
+/// works on a workstation without the deployment's secrets.
+fn explain_env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .or_else(|| Some("explain-placeholder-secret-explain-placeholder-secret".to_owned()))
+}
+
+fn explain(
+    path: &std::path::Path,
+    method: &str,
+    target: &str,
+    body: Option<&std::path::Path>,
+) -> ExitCode {
+    let body = match body {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+                eprintln!("cannot read the body from standard input: {e}");
+                return ExitCode::from(EX_CONFIG);
+            }
+            Some(s)
+        }
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("--body {}: {e}", p.display());
+                return ExitCode::from(EX_CONFIG);
+            }
+        },
+    };
+    let sources = Sources {
+        overrides: config::EnvOverrides::from_process(),
+        env: &explain_env,
+        platform_base_url: None,
+    };
+    let cfg = match config::load(path, &sources) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let runtime_state = scim_sidecar::app::Runtime::new(cfg);
+    match rt.block_on(scim_sidecar::explain::explain(
+        &runtime_state,
+        method,
+        target,
+        body.as_deref(),
+    )) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EX_CONFIG)
+        }
+    }
 }

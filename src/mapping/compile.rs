@@ -937,6 +937,7 @@ impl Compiler<'_> {
         let sec = section(kind);
         let before = self.errors.len();
         let id = self.json_path(&format!("{sec}.id"), r.id.as_deref().unwrap_or("$.id"));
+        let has_read = r.read.is_some();
         let id_type = match r.id_type.as_deref() {
             None | Some("string") => IdType::String,
             Some("integer") => IdType::Integer,
@@ -954,7 +955,7 @@ impl Compiler<'_> {
         let replace = self.op(kind, &REPLACE, r.replace);
         let update = self.op(kind, &UPDATE, r.update);
         let delete = self.op(kind, &DELETE, r.delete);
-        if read.is_none() && self.errors.len() == before {
+        if !has_read {
             self.err(
                 format!("{sec}.read"),
                 None,
@@ -1073,6 +1074,20 @@ impl Compiler<'_> {
             }
         };
         let Some(target) = resolve(schema, &path.attr) else {
+            if let Some(sub) = &path.attr.sub {
+                let parent = crate::scim::path::AttrPath {
+                    sub: None,
+                    ..path.attr.clone()
+                };
+                if let Some(t) = resolve(schema, &parent) {
+                    self.err(
+                        format!("{key}.scim"),
+                        q(scim),
+                        format!("{} has no sub-attribute {sub:?}", t.attribute.name),
+                    );
+                    return None;
+                }
+            }
             self.err(
                 format!("{key}.scim"),
                 q(scim),

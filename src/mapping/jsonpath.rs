@@ -110,6 +110,47 @@ impl JsonPath {
     }
 }
 
+impl JsonPath {
+    /// Places `v` at this path inside `root`, creating objects on the way (direct paths only;
+    /// for other paths `root` becomes `v`). Used to build simulated platform answers for
+    /// `scim-sidecar explain`.
+    pub fn place(&self, root: &mut Value, v: Value) {
+        let Kind::Direct(steps) = &self.kind else {
+            *root = v;
+            return;
+        };
+        let mut cur = root;
+        for s in steps {
+            cur = match s {
+                Step::Key(k) => {
+                    if !cur.is_object() {
+                        *cur = Value::Object(serde_json::Map::new());
+                    }
+                    match cur {
+                        Value::Object(m) => m.entry(k.clone()).or_insert(Value::Null),
+                        _ => return,
+                    }
+                }
+                Step::Index(i) => {
+                    if !cur.is_array() {
+                        *cur = Value::Array(Vec::new());
+                    }
+                    match cur {
+                        Value::Array(a) => {
+                            if a.len() <= *i {
+                                a.resize(*i + 1, Value::Null);
+                            }
+                            &mut a[*i]
+                        }
+                        _ => return,
+                    }
+                }
+            };
+        }
+        *cur = v;
+    }
+}
+
 fn walk<'a>(mut v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     for s in steps {
         v = match (s, v) {

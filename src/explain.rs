@@ -1,0 +1,247 @@
+//! `scim-sidecar explain`: which platform calls a SCIM request would make, without calling the
+//! platform. The real request pipeline runs against a recording transport whose answers are
+//! simulated: reads return an object whose mapped fields hold placeholders (`<email>`; value-mapped
+//! fields their first value), lists return nothing, writes echo what was sent.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::sync::Mutex;
+
+use crate::app::Runtime;
+use crate::backend::{Call, Reply};
+use crate::error::Error;
+use crate::handler::{ResourceRequest, resources};
+use crate::mapping::model::{Mapping, MemberSpec, Op, ResourceMap};
+use crate::request::Query;
+use crate::routes::{self, Endpoint};
+use crate::service::platform::Transport;
+
+/// A transport that records calls and simulates answers.
+pub struct DryRun<'a> {
+    mapping: &'a Mapping,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl<'a> DryRun<'a> {
+    /// A dry run over a mapping.
+    pub fn new(mapping: &'a Mapping) -> Self {
+        DryRun {
+            mapping,
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The calls recorded so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn find(&self, label: &str) -> Option<(&ResourceMap, Option<&Op>)> {
+        for map in [&self.mapping.users, &self.mapping.groups]
+            .into_iter()
+            .flatten()
+        {
+            for op in [
+                &map.create,
+                &map.read,
+                &map.replace,
+                &map.update,
+                &map.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if op.label == label {
+                    return Some((map, Some(op)));
+                }
+            }
+            if map.list.as_ref().is_some_and(|l| l.label == label) {
+                return Some((map, None));
+            }
+        }
+        None
+    }
+
+    fn simulate(&self, call: &Call) -> Reply {
+        let last_segment = call
+            .path
+            .rsplit('/')
+            .next()
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .unwrap_or_default();
+        let empty = |status: StatusCode| Reply {
+            status,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        };
+        let json = |status: StatusCode, body: Value, headers: HeaderMap| Reply {
+            status,
+            headers,
+            body: Bytes::from(body.to_string()),
+        };
+        let Some((map, op)) = self.find(call.operation) else {
+            // member calls, (de)activation: succeed without a body
+            return empty(StatusCode::NO_CONTENT);
+        };
+        let Some(op) = op else {
+            // a list: nothing found
+            let mut body = Value::Object(serde_json::Map::new());
+            let mut h = HeaderMap::new();
+            if let Some(l) = &map.list {
+                l.items.place(&mut body, json!([]));
+                match &l.total {
+                    crate::mapping::model::Total::Body(p) => p.place(&mut body, json!(0)),
+                    crate::mapping::model::Total::Header(name) => {
+                        h.insert(name.clone(), http::HeaderValue::from_static("0"));
+                    }
+                    crate::mapping::model::Total::Absent => {}
+                }
+            }
+            return json(StatusCode::OK, body, h);
+        };
+        if call.method == Method::DELETE {
+            return empty(StatusCode::NO_CONTENT);
+        }
+        let id = if call.method == Method::POST {
+            "new-id".to_owned()
+        } else {
+            last_segment
+        };
+        let mut obj = match &call.body {
+            Some(b) if call.method != Method::GET => b.clone(),
+            _ => placeholder(map),
+        };
+        let id_json = match map.id_type {
+            crate::mapping::model::IdType::Integer => {
+                id.parse::<u64>().map(Value::from).unwrap_or(json!(1))
+            }
+            crate::mapping::model::IdType::String => Value::String(id),
+        };
+        map.id.place(&mut obj, id_json);
+        let mut body = Value::Null;
+        op.response.place(&mut body, obj);
+        let status = if call.method == Method::POST {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        json(status, body, HeaderMap::new())
+    }
+}
+
+/// A platform object whose mapped fields hold placeholders.
+fn placeholder(map: &ResourceMap) -> Value {
+    let mut obj = Value::Object(serde_json::Map::new());
+    for a in &map.attributes {
+        let Some(field) = &a.write else { continue };
+        let v = match &a.values {
+            // The "true" entry when there is one, so `active` reads as true.
+            Some(values) => values
+                .get("true")
+                .or_else(|| values.values().next())
+                .cloned()
+                .unwrap_or(Value::Null),
+            None => Value::String(format!("<{field}>")),
+        };
+        if field.get(&obj).is_none() {
+            field.set(&mut obj, v);
+        }
+    }
+    if let Some(MemberSpec::Embedded { field, .. }) = &map.members {
+        field.set(&mut obj, json!([]));
+    }
+    obj
+}
+
+impl Transport for DryRun<'_> {
+    fn send(&self, call: &Call) -> impl Future<Output = Result<Reply, Error>> + Send {
+        if let Ok(mut c) = self.calls.lock() {
+            c.push(call.clone());
+        }
+        let reply = self.simulate(call);
+        async move { Ok(reply) }
+    }
+}
+
+/// Explains a SCIM request (`target` is the path and query as a client sends it, e.g.
+/// `/scim/v2/Users?filter=userName eq "a@b"`). Returns the printed explanation.
+pub async fn explain(
+    rt: &Runtime,
+    method: &str,
+    target: &str,
+    body: Option<&str>,
+) -> Result<String, String> {
+    let Some(mapping) = rt.config.scim.mapping.as_deref() else {
+        return Err("the configuration names no mapping ([scim] mapping)".to_owned());
+    };
+    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("{method:?} is not an HTTP method"))?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // Accept spaces and quotes as typed on a command line.
+    let query: String = query.replace(' ', "%20").replace('"', "%22");
+    let endpoint = routes::route(&rt.config.scim.base_path, path).map_err(|_| {
+        format!(
+            "{path:?} is not a SCIM resource path under {:?} (e.g. {}/Users/17)",
+            rt.config.scim.base_path, rt.config.scim.base_path
+        )
+    })?;
+    if !matches!(
+        endpoint,
+        Endpoint::Collection(_) | Endpoint::Resource(..) | Endpoint::Search(_)
+    ) {
+        return Err("explain covers /Users, /Groups and /.search: discovery endpoints make no platform calls".to_owned());
+    }
+    let body = Bytes::from(body.unwrap_or_default().to_owned());
+    let q = Query::parse((!query.is_empty()).then_some(query.as_str()));
+    let dry = DryRun::new(mapping);
+    let req = ResourceRequest {
+        method: &method,
+        endpoint,
+        query: &q,
+        body: &body,
+        base_url: &rt.config.scim.base_path,
+    };
+    let response = match resources(rt, mapping, &dry, req).await {
+        Ok(r) => r,
+        Err(f) => f.into_response(),
+    };
+    let status = response.status();
+    let answer = response
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let mut out = format!("SCIM request: {method} {target}\n");
+    let calls = dry.calls();
+    if calls.is_empty() {
+        out.push_str("Platform calls: none\n");
+    } else {
+        out.push_str("Platform calls (answers simulated: reads return placeholders, lists return nothing):\n");
+        for (i, c) in calls.iter().enumerate() {
+            out.push_str(&format!(
+                "  {}. {} {}    [{}]\n",
+                i + 1,
+                c.method,
+                mapping.backend.url(c),
+                c.operation
+            ));
+            if let Some(b) = &c.body {
+                out.push_str(&format!("     body: {b}\n"));
+            }
+        }
+    }
+    out.push_str(&format!("SCIM answer: {}", status.as_u16()));
+    if !answer.is_empty() && !status.is_success() {
+        out.push_str(&format!(" {}", String::from_utf8_lossy(&answer)));
+    }
+    out.push('\n');
+    Ok(out)
+}

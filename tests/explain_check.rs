@@ -1,0 +1,239 @@
+//! `scim-sidecar check` on mapping files (valid and broken) and `scim-sidecar explain` on the
+//! demo configuration: what an operator editing a mapping sees.
+
+mod support;
+
+use std::process::{Command, Output};
+use support::Setup;
+
+fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-sidecar"));
+    cmd.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SCIM_SIDECAR") || k.starts_with("DEMO_PLATFORM") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    match stdin {
+        None => cmd.output().expect("run"),
+        Some(text) => {
+            use std::io::Write;
+            cmd.stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = cmd.spawn().expect("spawn");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("write");
+            child.wait_with_output().expect("wait")
+        }
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const DEMO_ENV: &[(&str, &str)] = &[
+    ("SCIM_SIDECAR_DEMO_TOKEN", support::TOKEN),
+    ("DEMO_PLATFORM_API_KEY", "key"),
+];
+
+fn demo_config() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo/sidecar.toml").to_owned()
+}
+
+#[test]
+fn check_accepts_the_demo_configuration_and_mapping() {
+    let out = run(&["check", "--config", &demo_config()], DEMO_ENV, None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn check_reports_every_mapping_error_with_key_and_file() {
+    let s = Setup::new();
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mappings/broken_many.toml"
+    ))
+    .expect("fixture");
+    let mapping = s.write("mapping.toml", &fixture);
+    let cfg = s.plain_config("[scim]\nmapping = \"mapping.toml\"\n");
+    let out = run(
+        &["check", "--config", cfg.to_str().expect("utf8")],
+        &[],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    for (key, reason) in [
+        ("platform.base_url", "http:// or https://"),
+        ("users.id", "invalid JSONPath"),
+        ("users.create.path", "unknown placeholder {user}"),
+        ("users.list.paging", "expected \"page\""),
+        ("users.attributes[0].scim", "nickName has no sub-attribute"),
+        (
+            "users.attributes[1].scim",
+            "not an attribute of the User schemas",
+        ),
+        ("users.attributes[2].values.yes", "boolean"),
+        ("users.read", "missing"),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("{key} missing in:\n{err}"));
+        assert!(
+            line.contains(reason),
+            "{key}: {reason:?} missing in {line:?}"
+        );
+        assert!(
+            line.starts_with(&mapping.display().to_string()),
+            "{key}: the mapping file is named: {line}"
+        );
+    }
+}
+
+#[test]
+fn check_names_unknown_keys_in_the_mapping() {
+    let s = Setup::new();
+    s.write(
+        "mapping.toml",
+        &scim_sidecar::demo::MAPPING_TOML
+            .replace("[users.read]\npath", "[users.read]\npaht = \"x\"\npath"),
+    );
+    let cfg = s.plain_config("[scim]\nmapping = \"mapping.toml\"\n");
+    let out = run(
+        &["check", "--config", cfg.to_str().expect("utf8")],
+        &[("DEMO_PLATFORM_API_KEY", "k")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("users.read.paht") && err.contains("unknown field"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_reports_a_missing_platform_secret() {
+    let out = run(
+        &["check", "--config", &demo_config()],
+        &[("SCIM_SIDECAR_DEMO_TOKEN", support::TOKEN)],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("platform.auth.value_env = DEMO_PLATFORM_API_KEY") && err.contains("not set"),
+        "{err}"
+    );
+}
+
+#[test]
+fn explain_shows_a_pushed_down_lookup_as_one_call() {
+    let out = run(
+        &[
+            "explain",
+            "--config",
+            &demo_config(),
+            "GET",
+            "/scim/v2/Users?filter=userName eq \"Ada@Example.com\"",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    let calls: Vec<&str> = o
+        .lines()
+        .filter(|l| l.trim_start().starts_with("1.") || l.trim_start().starts_with("2."))
+        .collect();
+    assert_eq!(calls.len(), 1, "{o}");
+    assert!(
+        calls[0].contains(
+            "GET http://127.0.0.1:8081/api/v1/users?email=ada%40example.com&page=1&per_page=100"
+        ),
+        "{o}"
+    );
+}
+
+#[test]
+fn explain_shows_a_patch_as_read_then_changed_fields_only() {
+    let body = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}"#;
+    let out = run(
+        &[
+            "explain",
+            "--config",
+            &demo_config(),
+            "PATCH",
+            "/scim/v2/Users/17",
+            "--body",
+            "-",
+        ],
+        &[],
+        Some(body),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    assert!(
+        o.contains("1. GET http://127.0.0.1:8081/api/v1/users/17"),
+        "{o}"
+    );
+    assert!(
+        o.contains("2. PATCH http://127.0.0.1:8081/api/v1/users/17"),
+        "{o}"
+    );
+    assert!(o.contains(r#"body: {"status":"disabled"}"#), "{o}");
+    assert!(o.contains("SCIM answer: 200"), "{o}");
+}
+
+#[test]
+fn explain_shows_a_member_add_as_one_targeted_call() {
+    let body = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"5"}]}]}"#;
+    let out = run(
+        &[
+            "explain",
+            "--config",
+            &demo_config(),
+            "PATCH",
+            "/scim/v2/Groups/3?excludedAttributes=members",
+            "--body",
+            "-",
+        ],
+        &[],
+        Some(body),
+    );
+    let o = text(&out.stdout);
+    assert!(
+        o.contains(r#"1. POST http://127.0.0.1:8081/api/v1/groups/3/members"#)
+            && o.contains(r#"body: {"user_id":5}"#),
+        "{o}"
+    );
+    assert!(
+        !o.contains("groups.members.list"),
+        "no member list read: {o}"
+    );
+}
+
+#[test]
+fn explain_refuses_what_is_not_a_resource_request() {
+    let out = run(
+        &[
+            "explain",
+            "--config",
+            &demo_config(),
+            "GET",
+            "/scim/v2/Schemas",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("discovery endpoints make no platform calls"));
+}
