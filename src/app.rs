@@ -21,6 +21,8 @@ pub struct Runtime {
     pub discovery: Discovery,
     /// Settings of the resource operations.
     pub service: crate::service::Settings,
+    /// The client dialect's normalizer.
+    pub normalizer: crate::normalize::Normalizer,
 }
 
 impl Runtime {
@@ -41,13 +43,17 @@ impl Runtime {
                 ]
             }
         };
+        let normalizer = crate::normalize::Normalizer {
+            profile: config.scim.profile,
+            lowercase: config.scim.lowercase_attributes.clone(),
+        };
         let service = crate::service::Settings {
             default_page_size: config.scim.default_page_size,
             max_page_size: config.scim.max_page_size,
             unmapped: config.scim.unmapped_attributes,
             group_patch_response: config.scim.group_patch_response,
-            filter: crate::scim::filter::FilterOptions::default(),
-            upsert_filtered_replace: false,
+            filter: normalizer.filter_options(),
+            upsert_filtered_replace: normalizer.upsert_filtered_replace(),
         };
         let discovery = Discovery::new(
             types,
@@ -61,6 +67,7 @@ impl Runtime {
             config: Arc::new(config),
             discovery,
             service,
+            normalizer,
         }
     }
 }

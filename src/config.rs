@@ -192,6 +192,10 @@ pub struct Scim {
     pub default_page_size: usize,
     /// Largest page size served (`filter.maxResults` in `/ServiceProviderConfig`).
     pub max_page_size: usize,
+    /// The client dialect normalized into RFC form.
+    pub profile: crate::normalize::Profile,
+    /// Attributes whose e-mail values are stored lowercase.
+    pub lowercase_attributes: Vec<crate::scim::path::AttrPath>,
     /// The compiled mapping; `None` serves discovery only.
     pub mapping: Option<Arc<crate::mapping::model::Mapping>>,
     /// Policy for attributes the mapping does not store.
@@ -786,7 +790,36 @@ impl Validator<'_> {
                 format!("must not exceed scim.max_page_size ({max})"),
             );
         }
+        let profile = match r.profile.as_deref() {
+            None => crate::normalize::Profile::Entra,
+            Some(p) => crate::normalize::Profile::parse(p).unwrap_or_else(|| {
+                self.err(
+                    "scim.profile",
+                    Some(format!("{p:?}")),
+                    "expected \"entra\", \"okta\" or \"strict\"",
+                );
+                crate::normalize::Profile::Entra
+            }),
+        };
+        let strict = profile == crate::normalize::Profile::Strict;
+        let lowercase_attributes = r
+            .lowercase_attributes
+            .unwrap_or_else(|| vec!["emails.value".to_owned(), "userName".to_owned()])
+            .iter()
+            .filter_map(|a| match crate::scim::path::AttrPath::parse(a) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.err(
+                        "scim.lowercase_attributes",
+                        Some(format!("{a:?}")),
+                        e.detail,
+                    );
+                    None
+                }
+            })
+            .collect();
         let unmapped_attributes = match r.unmapped_attributes.as_deref() {
+            None if strict => Unmapped::Reject,
             None | Some("ignore") => Unmapped::Ignore,
             Some("reject") => Unmapped::Reject,
             Some(other) => {
@@ -799,6 +832,7 @@ impl Validator<'_> {
             }
         };
         let group_patch_response = match r.group_patch_response.as_deref() {
+            None if profile == crate::normalize::Profile::Entra => GroupPatchResponse::NoContent,
             None | Some("resource") => GroupPatchResponse::Resource,
             Some("no_content") => GroupPatchResponse::NoContent,
             Some(other) => {
@@ -828,6 +862,8 @@ impl Validator<'_> {
             default_page_size: usize::try_from(default).unwrap_or(100),
             max_page_size: usize::try_from(max).unwrap_or(500),
             mapping,
+            profile,
+            lowercase_attributes,
             unmapped_attributes,
             group_patch_response,
         })

@@ -208,10 +208,8 @@ pub async fn explain(
         body: &body,
         base_url: &rt.config.scim.base_path,
     };
-    let response = match resources(rt, mapping, &dry, req).await {
-        Ok(r) => r,
-        Err(f) => f.into_response(),
-    };
+    let (result, quirks) = resources(rt, mapping, &dry, req).await;
+    let response = result.unwrap_or_else(|f| f.into_response());
     let status = response.status();
     let answer = response
         .into_body()
@@ -220,6 +218,13 @@ pub async fn explain(
         .map(|c| c.to_bytes())
         .unwrap_or_default();
     let mut out = format!("SCIM request: {method} {target}\n");
+    if !quirks.is_empty() {
+        out.push_str(&format!(
+            "Normalized ({} profile): {}\n",
+            rt.normalizer.profile.as_str(),
+            quirks.join(", ")
+        ));
+    }
     let calls = dry.calls();
     if calls.is_empty() {
         out.push_str("Platform calls: none\n");

@@ -42,9 +42,9 @@ where
     let request_id = app.request_ids.for_request(req.headers());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut principal = None;
+    let mut trace = Trace::default();
     let timeout = rt.config.server.request_timeout;
-    let outcome = match tokio::time::timeout(timeout, serve(&rt, req, conn, &mut principal)).await {
+    let outcome = match tokio::time::timeout(timeout, serve(&rt, req, conn, &mut trace)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::from(Error::Platform(PlatformError::Timeout(
             format!(
@@ -69,7 +69,8 @@ where
         status: response.status(),
         started,
         request_id: &request_id,
-        principal: principal.as_ref(),
+        principal: trace.principal.as_ref(),
+        quirks: &trace.quirks,
         peer: conn.peer,
         fault,
     });
@@ -80,14 +81,14 @@ async fn serve<B>(
     rt: &Runtime,
     req: Request<B>,
     conn: Conn,
-    principal: &mut Option<Principal>,
+    trace: &mut Trace,
 ) -> Result<Response<Body>, Failure>
 where
     B: hyper::body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let endpoint = route(rt, req.uri().path())?;
-    *principal = Some(authenticate(rt, req.headers())?);
+    trace.principal = Some(authenticate(rt, req.headers())?);
     let (parts, body) = req.into_parts();
     request::check_content_type(&parts.headers)?;
     let server = &rt.config.server;
@@ -100,7 +101,16 @@ where
     .await?;
     let query = Query::parse(parts.uri.query());
     let base_url = base_url(rt, &parts, conn);
-    dispatch(rt, &parts.method, endpoint, &query, &body, &base_url).await
+    dispatch(rt, &parts.method, endpoint, &query, &body, &base_url, trace).await
+}
+
+/// What the access log learns while a request is served.
+#[derive(Debug, Default)]
+struct Trace {
+    /// The token the request authenticated with.
+    principal: Option<Principal>,
+    /// The normalize rules that fired.
+    quirks: crate::normalize::Fired,
 }
 
 fn route(rt: &Runtime, path: &str) -> Result<Endpoint, Failure> {
@@ -161,6 +171,7 @@ async fn dispatch(
     query: &Query,
     body: &Bytes,
     base_url: &str,
+    trace: &mut Trace,
 ) -> Result<Response<Body>, Failure> {
     let d = &rt.discovery;
     let read_only = |name: &str| -> Failure {
@@ -214,7 +225,9 @@ async fn dispatch(
                         body,
                         base_url,
                     };
-                    resources(rt, m, m.backend.as_ref(), req).await
+                    let (result, quirks) = resources(rt, m, m.backend.as_ref(), req).await;
+                    trace.quirks = quirks;
+                    result
                 }
                 None => unmapped(method, &endpoint),
             }
@@ -257,7 +270,7 @@ pub async fn resources<T: crate::service::platform::Transport>(
     mapping: &crate::mapping::model::Mapping,
     transport: &T,
     req: ResourceRequest<'_>,
-) -> Result<Response<Body>, Failure> {
+) -> (Result<Response<Body>, Failure>, crate::normalize::Fired) {
     use crate::service::{Ctx, Projection, read, write};
     let ResourceRequest {
         method,
@@ -271,49 +284,82 @@ pub async fn resources<T: crate::service::platform::Transport>(
         transport,
         base_url,
         settings: &rt.service,
+        normalizer: &rt.normalizer,
+        fired: std::sync::Mutex::new(Vec::new()),
     };
-    let projection = || {
-        Projection::parse(
-            query.attributes.as_deref(),
-            query.excluded_attributes.as_deref(),
-        )
-    };
-    let json = || request::parse_json(body);
-    let not_allowed = |allowed: &str, what: &str| -> Failure {
-        Failure::from(ScimError::bad_request_plain(format!(
-            "{method} is not supported on {what}; use {allowed}"
-        )))
-    };
-    let outcome = match (endpoint, method) {
-        (Endpoint::Collection(kind), &Method::GET) => {
-            let q = list_query(&ctx, kind, query)?;
-            read::list(&ctx, kind, &q).await?
-        }
-        (Endpoint::Collection(kind), &Method::POST) => write::create(&ctx, kind, &json()?).await?,
-        (Endpoint::Collection(kind), _) => {
-            return Err(not_allowed("GET or POST", kind.endpoint()));
-        }
-        (Endpoint::Resource(kind, id), &Method::GET) => {
-            read::get(&ctx, kind, &id, &projection()?).await?
-        }
-        (Endpoint::Resource(kind, id), &Method::PUT) => {
-            write::replace(&ctx, kind, &id, &json()?).await?
-        }
-        (Endpoint::Resource(kind, id), &Method::PATCH) => {
-            write::patch(&ctx, kind, &id, &json()?, &projection()?).await?
-        }
-        (Endpoint::Resource(kind, id), &Method::DELETE) => write::delete(&ctx, kind, &id).await?,
-        (Endpoint::Resource(kind, _), _) => {
-            return Err(not_allowed(
-                "GET, PUT, PATCH or DELETE",
-                &format!("{}/{{id}}", kind.endpoint()),
-            ));
-        }
-        (Endpoint::Search(kind), &Method::POST) => read::search(&ctx, kind, &json()?).await?,
-        (Endpoint::Search(_), _) => return Err(not_allowed("POST", "/.search")),
-        _ => return Err(Failure::from(ScimError::not_found("no such endpoint"))),
-    };
-    Ok(answer(outcome))
+    let result = async {
+        let projection = || {
+            Projection::parse(
+                query.attributes.as_deref(),
+                query.excluded_attributes.as_deref(),
+            )
+        };
+        let json = || request::parse_json(body);
+        // The client's dialect → RFC 7644, for a resource type's POST/PUT and PATCH bodies.
+        let resource_body = |kind| -> Result<serde_json::Value, Failure> {
+            let v = json()?;
+            match mapping.resource(kind) {
+                Some(map) => {
+                    let mut fired = Vec::new();
+                    let v = rt.normalizer.resource(v, &map.schema, &mut fired)?;
+                    ctx.record(fired);
+                    Ok(v)
+                }
+                None => Ok(v),
+            }
+        };
+        let patch_body = |kind| -> Result<serde_json::Value, Failure> {
+            let v = json()?;
+            match mapping.resource(kind) {
+                Some(map) => {
+                    let mut fired = Vec::new();
+                    let v = rt.normalizer.patch(v, &map.schema, &mut fired)?;
+                    ctx.record(fired);
+                    Ok(v)
+                }
+                None => Ok(v),
+            }
+        };
+        let not_allowed = |allowed: &str, what: &str| -> Failure {
+            Failure::from(ScimError::bad_request_plain(format!(
+                "{method} is not supported on {what}; use {allowed}"
+            )))
+        };
+        let outcome = match (endpoint, method) {
+            (Endpoint::Collection(kind), &Method::GET) => {
+                let q = list_query(&ctx, kind, query)?;
+                read::list(&ctx, kind, &q).await?
+            }
+            (Endpoint::Collection(kind), &Method::POST) => {
+                write::create(&ctx, kind, &resource_body(kind)?).await?
+            }
+            (Endpoint::Collection(kind), _) => {
+                return Err(not_allowed("GET or POST", kind.endpoint()));
+            }
+            (Endpoint::Resource(kind, id), &Method::GET) => {
+                read::get(&ctx, kind, &id, &projection()?).await?
+            }
+            (Endpoint::Resource(kind, id), &Method::PUT) => {
+                write::replace(&ctx, kind, &id, &resource_body(kind)?).await?
+            }
+            (Endpoint::Resource(kind, id), &Method::PATCH) => {
+                write::patch(&ctx, kind, &id, &patch_body(kind)?, &projection()?).await?
+            }
+            (Endpoint::Resource(kind, id), &Method::DELETE) => write::delete(&ctx, kind, &id).await?,
+            (Endpoint::Resource(kind, _), _) => {
+                return Err(not_allowed(
+                    "GET, PUT, PATCH or DELETE",
+                    &format!("{}/{{id}}", kind.endpoint()),
+                ));
+            }
+            (Endpoint::Search(kind), &Method::POST) => read::search(&ctx, kind, &json()?).await?,
+            (Endpoint::Search(_), _) => return Err(not_allowed("POST", "/.search")),
+            _ => return Err(Failure::from(ScimError::not_found("no such endpoint"))),
+        };
+        Ok(answer(outcome))
+    }
+    .await;
+    (result, ctx.fired())
 }
 
 fn list_query<T: crate::service::platform::Transport>(
@@ -379,6 +425,7 @@ struct AccessLine<'a> {
     started: Instant,
     request_id: &'a str,
     principal: Option<&'a Principal>,
+    quirks: &'a [&'static str],
     peer: SocketAddr,
     fault: Option<(&'static str, String)>,
 }
@@ -392,25 +439,25 @@ fn access_log(l: &AccessLine<'_>) {
         Some(("sidecar", cause)) => tracing::error!(
             target: "scim_sidecar::access",
             method = %l.method, path = l.path, status = l.status.as_u16(),
-            duration_ms, request_id = l.request_id, token, peer = %l.peer,
+            duration_ms, request_id = l.request_id, token, peer = %l.peer, quirks = %l.quirks.join(","),
             fault = "sidecar", cause = %cause, "request failed"
         ),
         Some(("platform", cause)) => tracing::warn!(
             target: "scim_sidecar::access",
             method = %l.method, path = l.path, status = l.status.as_u16(),
-            duration_ms, request_id = l.request_id, token, peer = %l.peer,
+            duration_ms, request_id = l.request_id, token, peer = %l.peer, quirks = %l.quirks.join(","),
             fault = "platform", cause = %cause, "request failed"
         ),
         Some((fault, cause)) => tracing::info!(
             target: "scim_sidecar::access",
             method = %l.method, path = l.path, status = l.status.as_u16(),
-            duration_ms, request_id = l.request_id, token, peer = %l.peer,
+            duration_ms, request_id = l.request_id, token, peer = %l.peer, quirks = %l.quirks.join(","),
             fault = *fault, cause = %cause, "request"
         ),
         None => tracing::info!(
             target: "scim_sidecar::access",
             method = %l.method, path = l.path, status = l.status.as_u16(),
-            duration_ms, request_id = l.request_id, token, peer = %l.peer, "request"
+            duration_ms, request_id = l.request_id, token, peer = %l.peer, quirks = %l.quirks.join(","), "request"
         ),
     }
 }

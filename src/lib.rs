@@ -14,6 +14,7 @@ pub mod explain;
 pub mod handler;
 pub mod logging;
 pub mod mapping;
+pub mod normalize;
 pub mod request;
 pub mod respond;
 pub mod routes;

@@ -49,6 +49,10 @@ pub struct Ctx<'a, T: Transport> {
     pub base_url: &'a str,
     /// Settings.
     pub settings: &'a Settings,
+    /// The client dialect's normalizer.
+    pub normalizer: &'a crate::normalize::Normalizer,
+    /// The normalize rules that fired on this request (for the access log).
+    pub fired: std::sync::Mutex<crate::normalize::Fired>,
 }
 
 /// A successful resource operation's outcome.
@@ -115,6 +119,22 @@ impl Projection {
 }
 
 impl<T: Transport> Ctx<'_, T> {
+    /// Records normalize rules that fired.
+    pub fn record(&self, rules: crate::normalize::Fired) {
+        if let Ok(mut f) = self.fired.lock() {
+            for r in rules {
+                if !f.contains(&r) {
+                    f.push(r);
+                }
+            }
+        }
+    }
+
+    /// The rules that fired so far.
+    pub fn fired(&self) -> crate::normalize::Fired {
+        self.fired.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
     /// The mapping of a resource type, or the 400 that says it is not mapped.
     pub fn map(&self, kind: ResourceKind) -> Result<&ResourceMap, Error> {
         self.mapping.resource(kind).ok_or_else(|| {

@@ -89,6 +89,8 @@ pub struct Token {
 pub struct Scim {
     pub base_path: Option<String>,
     pub mapping: Option<RelativePathBuf>,
+    pub profile: Option<String>,
+    pub lowercase_attributes: Option<Vec<String>>,
     pub unmapped_attributes: Option<String>,
     pub group_patch_response: Option<String>,
     pub default_page_size: Option<u64>,

@@ -36,6 +36,9 @@ pub fn parse_filter<T: Transport>(
     text: &str,
 ) -> Result<Filter, Error> {
     let f = filter::parse_with(text, &ctx.settings.filter)?;
+    let mut fired = Vec::new();
+    let f = ctx.normalizer.filter(f, &map.schema, &mut fired);
+    ctx.record(fired);
     filter::check(&f, &map.schema)?;
     Ok(f)
 }

@@ -1,0 +1,155 @@
+//! The normalize stage: a client's dialect turned into canonical RFC 7644 before the protocol core
+//! sees it. One small pure function per quirk (in `normalize/entra.rs`), each naming the Entra
+//! quirk it handles (numbers from `shared/reference/entra-scim.md`); a profile chooses which run.
+//!
+//! - `entra` (default): every rule. Entra ID sends both its default dialect and the
+//!   `aadOptscim062020` one (on-demand provisioning ignores the flag), so both are accepted at once.
+//! - `okta`: the rules Okta's RFC-leaning shapes need (lenient `schemas`, member items, `""` as
+//!   clear), none of Entra's non-RFC rewrites.
+//! - `strict`: nothing is rewritten; non-RFC shapes reach the core and get a 400 naming the problem.
+//!
+//! Independent of the profile, e-mail addresses in the configured attributes are lowercased on
+//! the way to the platform (`[scim] lowercase_attributes`).
+//!
+//! Every rule that changes a request is recorded by name, so the access log says which fired.
+
+pub mod entra;
+
+use serde_json::Value;
+
+use crate::scim::error::ScimError;
+use crate::scim::filter::{Filter, FilterOptions};
+use crate::scim::path::AttrPath;
+use crate::scim::schema::ResourceSchema;
+
+/// A client dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Microsoft Entra ID (both PATCH dialects).
+    Entra,
+    /// Okta.
+    Okta,
+    /// RFC 7644 only.
+    Strict,
+}
+
+impl Profile {
+    /// Parses `entra`, `okta` or `strict`.
+    pub fn parse(s: &str) -> Option<Profile> {
+        match s {
+            "entra" => Some(Profile::Entra),
+            "okta" => Some(Profile::Okta),
+            "strict" => Some(Profile::Strict),
+            _ => None,
+        }
+    }
+
+    /// The profile's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Entra => "entra",
+            Profile::Okta => "okta",
+            Profile::Strict => "strict",
+        }
+    }
+}
+
+/// The rules that fired on one request, for the access log.
+pub type Fired = Vec<&'static str>;
+
+/// The configured normalizer: a profile and the attributes whose e-mail values are lowercased.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    /// The dialect.
+    pub profile: Profile,
+    /// Attributes whose values are lowercased when they hold an e-mail address.
+    pub lowercase: Vec<AttrPath>,
+}
+
+impl Normalizer {
+    /// Filter parsing options: Entra's documentation sends unquoted values (quirk 18).
+    pub fn filter_options(&self) -> FilterOptions {
+        FilterOptions {
+            unquoted_strings: self.profile == Profile::Entra,
+        }
+    }
+
+    /// Whether a replace through a value filter that matches nothing creates the element
+    /// (quirk 4).
+    pub fn upsert_filtered_replace(&self) -> bool {
+        self.profile == Profile::Entra
+    }
+
+    /// Normalizes a POST or PUT body.
+    pub fn resource(&self, mut body: Value, schema: &ResourceSchema, fired: &mut Fired) -> Result<Value, ScimError> {
+        match self.profile {
+            Profile::Strict => {}
+            Profile::Okta => {
+                entra::lenient_schemas(&mut body, schema, fired);
+                entra::empty_strings_are_absent(&mut body, fired);
+                entra::member_items_in_resource(&mut body, fired);
+            }
+            Profile::Entra => {
+                entra::lenient_schemas(&mut body, schema, fired);
+                entra::empty_strings_are_absent(&mut body, fired);
+                entra::string_booleans_in_resource(&mut body, schema, fired);
+                entra::manager_in_resource(&mut body, schema, fired);
+                entra::roles_as_json_strings_in_resource(&mut body, fired);
+                entra::member_items_in_resource(&mut body, fired);
+            }
+        }
+        entra::lowercase_emails_in_resource(&mut body, schema, &self.lowercase, fired);
+        Ok(body)
+    }
+
+    /// Normalizes a PATCH body into RFC 7644 PatchOp form.
+    pub fn patch(&self, mut body: Value, schema: &ResourceSchema, fired: &mut Fired) -> Result<Value, ScimError> {
+        if self.profile != Profile::Strict {
+            entra::patch_schemas(&mut body, fired);
+        }
+        let Some(ops) = body.get_mut("Operations").and_then(Value::as_array_mut) else {
+            return Ok(body);
+        };
+        let taken = std::mem::take(ops);
+        let mut out = Vec::with_capacity(taken.len());
+        for mut op in taken {
+            match self.profile {
+                Profile::Strict => out.push(op),
+                Profile::Okta => {
+                    entra::op_case(&mut op, fired);
+                    entra::member_items_in_op(&mut op, fired);
+                    entra::empty_string_clears(&mut op, schema, fired);
+                    out.push(op);
+                }
+                Profile::Entra => {
+                    entra::op_case(&mut op, fired);
+                    entra::string_booleans_in_op(&mut op, schema, fired);
+                    entra::filter_string_booleans_in_path(&mut op, schema, fired);
+                    entra::manager_in_op(&mut op, schema, fired);
+                    entra::roles_as_json_strings_in_op(&mut op, fired);
+                    entra::member_items_in_op(&mut op, fired);
+                    entra::empty_string_clears(&mut op, schema, fired);
+                    out.extend(entra::member_removal_by_value(op, fired));
+                }
+            }
+        }
+        for op in &mut out {
+            entra::lowercase_emails_in_op(op, schema, &self.lowercase, fired);
+        }
+        if let Some(ops) = body.get_mut("Operations") {
+            *ops = Value::Array(out);
+        }
+        Ok(body)
+    }
+
+    /// Normalizes a parsed filter (string booleans compared with boolean attributes, quirk 3;
+    /// e-mail values in lowercased attributes).
+    pub fn filter(&self, f: Filter, schema: &ResourceSchema, fired: &mut Fired) -> Filter {
+        let f = if self.profile == Profile::Entra {
+            entra::filter_string_booleans(f, schema, fired)
+        } else {
+            f
+        };
+        entra::lowercase_emails_in_filter(f, schema, &self.lowercase, fired)
+    }
+}
