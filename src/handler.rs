@@ -345,7 +345,9 @@ pub async fn resources<T: crate::service::platform::Transport>(
             (Endpoint::Resource(kind, id), &Method::PATCH) => {
                 write::patch(&ctx, kind, &id, &patch_body(kind)?, &projection()?).await?
             }
-            (Endpoint::Resource(kind, id), &Method::DELETE) => write::delete(&ctx, kind, &id).await?,
+            (Endpoint::Resource(kind, id), &Method::DELETE) => {
+                write::delete(&ctx, kind, &id).await?
+            }
             (Endpoint::Resource(kind, _), _) => {
                 return Err(not_allowed(
                     "GET, PUT, PATCH or DELETE",

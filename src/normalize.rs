@@ -81,7 +81,12 @@ impl Normalizer {
     }
 
     /// Normalizes a POST or PUT body.
-    pub fn resource(&self, mut body: Value, schema: &ResourceSchema, fired: &mut Fired) -> Result<Value, ScimError> {
+    pub fn resource(
+        &self,
+        mut body: Value,
+        schema: &ResourceSchema,
+        fired: &mut Fired,
+    ) -> Result<Value, ScimError> {
         match self.profile {
             Profile::Strict => {}
             Profile::Okta => {
@@ -103,7 +108,12 @@ impl Normalizer {
     }
 
     /// Normalizes a PATCH body into RFC 7644 PatchOp form.
-    pub fn patch(&self, mut body: Value, schema: &ResourceSchema, fired: &mut Fired) -> Result<Value, ScimError> {
+    pub fn patch(
+        &self,
+        mut body: Value,
+        schema: &ResourceSchema,
+        fired: &mut Fired,
+    ) -> Result<Value, ScimError> {
         if self.profile != Profile::Strict {
             entra::patch_schemas(&mut body, fired);
         }

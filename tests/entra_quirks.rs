@@ -31,7 +31,8 @@ fn fixtures() -> Vec<Fixture> {
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
         .map(|e| {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).expect("read")).expect("json");
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).expect("read"))
+                .expect("json");
             Fixture {
                 name: e.file_name().to_string_lossy().into_owned(),
                 quirk: v["quirk"].as_u64().expect("quirk"),
@@ -69,7 +70,10 @@ fn subst_str(s: &str, ids: &[(&str, String)]) -> String {
 fn entra() -> Normalizer {
     Normalizer {
         profile: Profile::Entra,
-        lowercase: vec![AttrPath::parse("emails.value").expect("p"), AttrPath::parse("userName").expect("p")],
+        lowercase: vec![
+            AttrPath::parse("emails.value").expect("p"),
+            AttrPath::parse("userName").expect("p"),
+        ],
     }
 }
 
@@ -80,31 +84,53 @@ const REWRITES: &[u64] = &[1, 2, 3, 10, 11, 12, 14, 15, 28];
 #[test]
 fn every_fixture_normalizes_to_its_canonical_form() {
     let reg = Registry::standard();
-    let ids = [("user", "1".to_owned()), ("user2", "2".to_owned()), ("user3", "3".to_owned()), ("group", "1".to_owned())];
+    let ids = [
+        ("user", "1".to_owned()),
+        ("user2", "2".to_owned()),
+        ("user3", "3".to_owned()),
+        ("group", "1".to_owned()),
+    ];
     let n = entra();
     for fx in fixtures() {
-        let schema = if fx.resource == "User" { &reg.user } else { &reg.group };
+        let schema = if fx.resource == "User" {
+            &reg.user
+        } else {
+            &reg.group
+        };
         let mut fired = Vec::new();
         match fx.kind.as_str() {
             "patch" => {
-                let got = n.patch(subst(&fx.request, &ids), schema, &mut fired).expect("normalizes");
+                let got = n
+                    .patch(subst(&fx.request, &ids), schema, &mut fired)
+                    .expect("normalizes");
                 assert_eq!(got, subst(&fx.canonical, &ids), "{}", fx.name);
             }
             "create" => {
-                let got = n.resource(subst(&fx.request, &ids), schema, &mut fired).expect("normalizes");
+                let got = n
+                    .resource(subst(&fx.request, &ids), schema, &mut fired)
+                    .expect("normalizes");
                 assert_eq!(got, subst(&fx.canonical, &ids), "{}", fx.name);
             }
             "filter" => {
                 let text = fx.request.as_str().expect("filter text");
                 let f = filter::parse_with(text, &n.filter_options()).expect(&fx.name);
                 let got = n.filter(f, schema, &mut fired).to_string();
-                assert_eq!(got, fx.canonical.as_str().expect("canonical text"), "{}", fx.name);
+                assert_eq!(
+                    got,
+                    fx.canonical.as_str().expect("canonical text"),
+                    "{}",
+                    fx.name
+                );
             }
             other => panic!("{}: unknown kind {other}", fx.name),
         }
         if REWRITES.contains(&fx.quirk) {
             let prefix = format!("entra.{}.", fx.quirk);
-            assert!(fired.iter().any(|r| r.starts_with(&prefix)), "{}: rule {prefix}* must fire, fired {fired:?}", fx.name);
+            assert!(
+                fired.iter().any(|r| r.starts_with(&prefix)),
+                "{}: rule {prefix}* must fire, fired {fired:?}",
+                fx.name
+            );
         }
     }
 }
@@ -112,14 +138,27 @@ fn every_fixture_normalizes_to_its_canonical_form() {
 #[test]
 fn normalizing_twice_changes_nothing_more() {
     let reg = Registry::standard();
-    let ids = [("user", "1".to_owned()), ("user2", "2".to_owned()), ("user3", "3".to_owned()), ("group", "1".to_owned())];
+    let ids = [
+        ("user", "1".to_owned()),
+        ("user2", "2".to_owned()),
+        ("user3", "3".to_owned()),
+        ("group", "1".to_owned()),
+    ];
     let n = entra();
     for fx in fixtures() {
-        let schema = if fx.resource == "User" { &reg.user } else { &reg.group };
+        let schema = if fx.resource == "User" {
+            &reg.user
+        } else {
+            &reg.group
+        };
         let mut fired = Vec::new();
         let once = match fx.kind.as_str() {
-            "patch" => n.patch(subst(&fx.request, &ids), schema, &mut fired).expect("once"),
-            "create" => n.resource(subst(&fx.request, &ids), schema, &mut fired).expect("once"),
+            "patch" => n
+                .patch(subst(&fx.request, &ids), schema, &mut fired)
+                .expect("once"),
+            "create" => n
+                .resource(subst(&fx.request, &ids), schema, &mut fired)
+                .expect("once"),
             _ => continue,
         };
         let mut again = Vec::new();
@@ -134,7 +173,9 @@ fn normalizing_twice_changes_nothing_more() {
 
 fn contains(have: &Value, want: &Value) -> bool {
     match (have, want) {
-        (Value::Object(h), Value::Object(w)) => w.iter().all(|(k, wv)| h.get(k).is_some_and(|hv| contains(hv, wv))),
+        (Value::Object(h), Value::Object(w)) => w
+            .iter()
+            .all(|(k, wv)| h.get(k).is_some_and(|hv| contains(hv, wv))),
         _ => have == want,
     }
 }
@@ -172,37 +213,81 @@ async fn every_fixture_is_served_end_to_end_against_the_demo_platform() {
         assert_eq!(st, 201, "setup: {g}");
         ids.push(("group", g["id"].as_str().expect("id").to_owned()));
 
-        let endpoint = if fx.resource == "User" { "/Users" } else { "/Groups" };
+        let endpoint = if fx.resource == "User" {
+            "/Users"
+        } else {
+            "/Groups"
+        };
         let (status, body) = match fx.kind.as_str() {
             "patch" => {
                 let target = subst_str(fx.target.as_deref().expect("target"), &ids);
-                s.scim(Method::PATCH, &format!("{endpoint}/{target}"), Some(subst(&fx.request, &ids))).await
+                s.scim(
+                    Method::PATCH,
+                    &format!("{endpoint}/{target}"),
+                    Some(subst(&fx.request, &ids)),
+                )
+                .await
             }
-            "create" => s.scim(Method::POST, endpoint, Some(subst(&fx.request, &ids))).await,
+            "create" => {
+                s.scim(Method::POST, endpoint, Some(subst(&fx.request, &ids)))
+                    .await
+            }
             _ => {
-                let f: String = form_urlencoded::byte_serialize(fx.request.as_str().expect("text").as_bytes()).collect();
-                s.scim(Method::GET, &format!("{endpoint}?filter={f}"), None).await
+                let f: String =
+                    form_urlencoded::byte_serialize(fx.request.as_str().expect("text").as_bytes())
+                        .collect();
+                s.scim(Method::GET, &format!("{endpoint}?filter={f}"), None)
+                    .await
             }
         };
         let e = &fx.expect;
-        assert_eq!(Some(u64::from(status)), e["status"].as_u64(), "{}: {body}", fx.name);
+        assert_eq!(
+            Some(u64::from(status)),
+            e["status"].as_u64(),
+            "{}: {body}",
+            fx.name
+        );
         if let Some(want) = e.get("body") {
-            assert!(contains(&body, &subst(want, &ids)), "{}: {body} should contain {want}", fx.name);
+            assert!(
+                contains(&body, &subst(want, &ids)),
+                "{}: {body} should contain {want}",
+                fx.name
+            );
         }
         if let Some(n) = e.get("totalResults") {
             assert_eq!(&body["totalResults"], n, "{}: {body}", fx.name);
         }
         if let Some(d) = e["detail_contains"].as_str() {
-            assert!(body["detail"].as_str().is_some_and(|x| x.contains(d)), "{}: {body}", fx.name);
+            assert!(
+                body["detail"].as_str().is_some_and(|x| x.contains(d)),
+                "{}: {body}",
+                fx.name
+            );
         }
         if let Some(want) = e.get("platform") {
             let (_, p) = s.platform_get(&format!("/api/v1/users/{}", ids[0].1)).await;
-            assert!(contains(&p["data"], want), "{}: platform {p} should contain {want}", fx.name);
+            assert!(
+                contains(&p["data"], want),
+                "{}: platform {p} should contain {want}",
+                fx.name
+            );
         }
         if let Some(want) = e.get("members_after") {
-            let (_, m) = s.platform_get(&format!("/api/v1/groups/{}/members", ids[3].1)).await;
-            let have: Vec<String> = m["data"].as_array().expect("data").iter().map(|x| x["user_id"].to_string()).collect();
-            let want: Vec<String> = subst(want, &ids).as_array().expect("list").iter().map(|x| x.as_str().expect("s").to_owned()).collect();
+            let (_, m) = s
+                .platform_get(&format!("/api/v1/groups/{}/members", ids[3].1))
+                .await;
+            let have: Vec<String> = m["data"]
+                .as_array()
+                .expect("data")
+                .iter()
+                .map(|x| x["user_id"].to_string())
+                .collect();
+            let want: Vec<String> = subst(want, &ids)
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|x| x.as_str().expect("s").to_owned())
+                .collect();
             assert_eq!(have, want, "{}", fx.name);
         }
         s.stop().await;

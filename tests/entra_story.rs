@@ -42,31 +42,78 @@ async fn entra_provisioning_story() {
     let s = Stack::start("").await;
 
     // Test Connection: a random GUID user and group, 200 + empty ListResponse (quirks 20, 21)
-    let (st, r) = s.scim(Method::GET, &format!("/Users?filter=userName+eq+%22{GUID}%22"), None).await;
-    assert_eq!((st, &r["totalResults"], &r["Resources"]), (200, &json!(0), &json!([])));
     let (st, r) = s
-        .scim(Method::GET, &format!("/Groups?excludedAttributes=members&filter=displayName+eq+%22{GUID}%22"), None)
+        .scim(
+            Method::GET,
+            &format!("/Users?filter=userName+eq+%22{GUID}%22"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, &r["totalResults"], &r["Resources"]),
+        (200, &json!(0), &json!([]))
+    );
+    let (st, r) = s
+        .scim(
+            Method::GET,
+            &format!("/Groups?excludedAttributes=members&filter=displayName+eq+%22{GUID}%22"),
+            None,
+        )
         .await;
     assert_eq!((st, &r["totalResults"]), (200, &json!(0)));
-    let (st, _) = s.scim(Method::GET, "/Users?aadOptscim062020&filter=userName+eq+%22nobody%40contoso.com%22", None).await;
+    let (st, _) = s
+        .scim(
+            Method::GET,
+            "/Users?aadOptscim062020&filter=userName+eq+%22nobody%40contoso.com%22",
+            None,
+        )
+        .await;
     assert_eq!(st, 200, "the flag query parameter is tolerated");
 
     // Match, then create: Entra sends the UPN verbatim, mixed case (quirk 17)
-    let (_, r) = s.scim(Method::GET, "/Users?filter=userName+eq+%22Craig.Ranger%40Contoso.com%22", None).await;
+    let (_, r) = s
+        .scim(
+            Method::GET,
+            "/Users?filter=userName+eq+%22Craig.Ranger%40Contoso.com%22",
+            None,
+        )
+        .await;
     assert_eq!(r["totalResults"], 0);
     let (st, craig) = s
         .scim(
             Method::POST,
             "/Users",
-            Some(entra_user("Craig.Ranger@Contoso.com", "Craig.Ranger@contoso.com", "Craig", "Ranger", "craig")),
+            Some(entra_user(
+                "Craig.Ranger@Contoso.com",
+                "Craig.Ranger@contoso.com",
+                "Craig",
+                "Ranger",
+                "craig",
+            )),
         )
         .await;
     assert_eq!(st, 201, "{craig}");
     let craig_id = craig["id"].as_str().expect("id").to_owned();
-    assert_eq!(craig["userName"], "craig.ranger@contoso.com", "e-mail user names are stored lowercase");
-    assert_eq!(craig["active"], true, "a real boolean comes back (quirk 39)");
+    assert_eq!(
+        craig["userName"], "craig.ranger@contoso.com",
+        "e-mail user names are stored lowercase"
+    );
+    assert_eq!(
+        craig["active"], true,
+        "a real boolean comes back (quirk 39)"
+    );
     let (st, pat) = s
-        .scim(Method::POST, "/Users", Some(entra_user("pat@contoso.com", "pat@contoso.com", "Pat", "Lee", "pat")))
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(entra_user(
+                "pat@contoso.com",
+                "pat@contoso.com",
+                "Pat",
+                "Lee",
+                "pat",
+            )),
+        )
         .await;
     assert_eq!(st, 201);
     let pat_id = pat["id"].as_str().expect("id").to_owned();
@@ -78,7 +125,9 @@ async fn entra_provisioning_story() {
         "emails%5Btype+eq+%22work%22%5D.value+eq+%22Craig.Ranger%40contoso.com%22",
         "externalId eq craig",
     ] {
-        let (st, r) = s.scim(Method::GET, &format!("/Users?filter={filter}"), None).await;
+        let (st, r) = s
+            .scim(Method::GET, &format!("/Users?filter={filter}"), None)
+            .await;
         assert_eq!((st, &r["totalResults"]), (200, &json!(1)), "{filter}: {r}");
         assert_eq!(r["Resources"][0]["id"], craig_id.as_str());
     }
@@ -106,23 +155,44 @@ async fn entra_provisioning_story() {
         )
         .await;
     assert_eq!(st, 200, "{r}");
-    assert_eq!(r["name"], json!({"givenName": "Craig", "familyName": "Ranger"}));
+    assert_eq!(
+        r["name"],
+        json!({"givenName": "Craig", "familyName": "Ranger"})
+    );
 
     // Disable as the default dialect sends it, re-enable as the flag does (quirks 2, 4, 30)
     let (st, r) = s
-        .scim(Method::PATCH, &format!("/Users/{craig_id}"), Some(patch(json!([{"op": "Replace", "path": "active", "value": "False"}]))))
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{craig_id}"),
+            Some(patch(
+                json!([{"op": "Replace", "path": "active", "value": "False"}]),
+            )),
+        )
         .await;
     assert_eq!((st, &r["active"]), (200, &json!(false)));
     let (_, p) = s.platform_get(&format!("/api/v1/users/{craig_id}")).await;
     assert_eq!(p["data"]["status"], "disabled");
     let (st, r) = s
-        .scim(Method::PATCH, &format!("/Users/{craig_id}"), Some(patch(json!([{"op": "replace", "path": "active", "value": true}]))))
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{craig_id}"),
+            Some(patch(
+                json!([{"op": "replace", "path": "active", "value": true}]),
+            )),
+        )
         .await;
     assert_eq!((st, &r["active"]), (200, &json!(true)));
     // the periodic re-assertion of active=true changes nothing and writes nothing (quirk 29)
     s.platform.platform().reset_calls();
     let (st, _) = s
-        .scim(Method::PATCH, &format!("/Users/{craig_id}"), Some(patch(json!([{"op": "Add", "path": "active", "value": "True"}]))))
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{craig_id}"),
+            Some(patch(
+                json!([{"op": "Add", "path": "active", "value": "True"}]),
+            )),
+        )
         .await;
     assert_eq!(st, 200);
     assert_eq!(s.calls().get("PATCH", "/api/v1/users/{id}"), 0);
@@ -132,13 +202,21 @@ async fn entra_provisioning_story() {
         .scim(
             Method::PATCH,
             &format!("/Users/{craig_id}"),
-            Some(patch(json!([{"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": pat_id}]))),
+            Some(patch(
+                json!([{"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": pat_id}]),
+            )),
         )
         .await;
     assert_eq!(st, 200);
 
     // Groups: match, create without members (ADSCIM URI, quirk 15), read without members
-    let (_, r) = s.scim(Method::GET, "/Groups?excludedAttributes=members&filter=displayName+eq+%22Sales%22", None).await;
+    let (_, r) = s
+        .scim(
+            Method::GET,
+            "/Groups?excludedAttributes=members&filter=displayName+eq+%22Sales%22",
+            None,
+        )
+        .await;
     assert_eq!(r["totalResults"], 0);
     let (st, g) = s
         .scim(
@@ -149,7 +227,13 @@ async fn entra_provisioning_story() {
         .await;
     assert_eq!(st, 201, "{g}");
     let gid = g["id"].as_str().expect("id").to_owned();
-    let (st, r) = s.scim(Method::GET, &format!("/Groups/{gid}?excludedAttributes=members"), None).await;
+    let (st, r) = s
+        .scim(
+            Method::GET,
+            &format!("/Groups/{gid}?excludedAttributes=members"),
+            None,
+        )
+        .await;
     assert_eq!(st, 200);
     assert!(r.get("members").is_none(), "quirk 37");
 
@@ -173,47 +257,102 @@ async fn entra_provisioning_story() {
         )
         .await;
     assert_eq!(st, 204);
-    let (_, m) = s.platform_get(&format!("/api/v1/groups/{gid}/members")).await;
-    assert_eq!(m["data"], json!([{"user_id": craig_id.parse::<u64>().expect("int")}]));
+    let (_, m) = s
+        .platform_get(&format!("/api/v1/groups/{gid}/members"))
+        .await;
+    assert_eq!(
+        m["data"],
+        json!([{"user_id": craig_id.parse::<u64>().expect("int")}])
+    );
     // Remove with a filter path, flag dialect
     let (st, _) = s
-        .scim(Method::PATCH, &format!("/Groups/{gid}"), Some(patch(json!([{"op": "remove", "path": format!("members[value eq \"{craig_id}\"]")}]))))
+        .scim(
+            Method::PATCH,
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "remove", "path": format!("members[value eq \"{craig_id}\"]")}]),
+            )),
+        )
         .await;
     assert_eq!(st, 204);
-    let (_, m) = s.platform_get(&format!("/api/v1/groups/{gid}/members")).await;
+    let (_, m) = s
+        .platform_get(&format!("/api/v1/groups/{gid}/members"))
+        .await;
     assert_eq!(m["data"], json!([]));
 
     // Rename → 204
     let (st, _) = s
-        .scim(Method::PATCH, &format!("/Groups/{gid}"), Some(patch(json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}]))))
+        .scim(
+            Method::PATCH,
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}]),
+            )),
+        )
         .await;
     assert_eq!(st, 204);
 
     // 409 on a duplicate create (quirk 22), 404 on an unknown id (quirk 23), 401 on a bad token
     let (st, e) = s
-        .scim(Method::POST, "/Users", Some(entra_user("PAT@contoso.com", "pat@contoso.com", "Pat", "Lee", "pat2")))
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(entra_user(
+                "PAT@contoso.com",
+                "pat@contoso.com",
+                "Pat",
+                "Lee",
+                "pat2",
+            )),
+        )
         .await;
     assert_eq!((st, &e["scimType"]), (409, &json!("uniqueness")));
     let (st, _) = s.scim(Method::GET, "/Users/987654", None).await;
     assert_eq!(st, 404);
-    let r = s.client.get(s.url("/Users")).header("authorization", "Bearer wrong").send().await.expect("401");
+    let r = s
+        .client
+        .get(s.url("/Users"))
+        .header("authorization", "Bearer wrong")
+        .send()
+        .await
+        .expect("401");
     assert_eq!(r.status(), 401);
 
     // 400 with a detail instead of 405 (quirk 24)
     let (st, e) = s.scim(Method::PUT, "/Users", Some(json!({}))).await;
     assert_eq!(st, 400);
-    assert!(e["detail"].as_str().is_some_and(|d| d.contains("GET or POST")));
+    assert!(
+        e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("GET or POST"))
+    );
 
     // Deletes, and the platform's final state
-    let (st, _) = s.scim(Method::DELETE, &format!("/Groups/{gid}"), None).await;
+    let (st, _) = s
+        .scim(Method::DELETE, &format!("/Groups/{gid}"), None)
+        .await;
     assert_eq!(st, 204);
-    let (st, _) = s.scim(Method::DELETE, &format!("/Users/{pat_id}"), None).await;
+    let (st, _) = s
+        .scim(Method::DELETE, &format!("/Users/{pat_id}"), None)
+        .await;
     assert_eq!(st, 204);
     let (_, users) = s.platform_get("/api/v1/users").await;
-    let emails: Vec<&str> = users["data"].as_array().expect("users").iter().filter_map(|u| u["email"].as_str()).collect();
+    let emails: Vec<&str> = users["data"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["email"].as_str())
+        .collect();
     assert_eq!(emails, ["craig.ranger@contoso.com"]);
     let (_, u) = s.platform_get(&format!("/api/v1/users/{craig_id}")).await;
-    assert_eq!((u["data"]["first_name"].as_str(), u["data"]["last_name"].as_str(), u["data"]["status"].as_str()), (Some("Craig"), Some("Ranger"), Some("active")));
+    assert_eq!(
+        (
+            u["data"]["first_name"].as_str(),
+            u["data"]["last_name"].as_str(),
+            u["data"]["status"].as_str()
+        ),
+        (Some("Craig"), Some("Ranger"), Some("active"))
+    );
     let (_, groups) = s.platform_get("/api/v1/groups").await;
     assert_eq!(groups["meta"]["total"], 0);
     s.stop().await;
@@ -223,9 +362,17 @@ async fn entra_provisioning_story() {
 async fn okta_provisioning_story() {
     let s = Stack::start("profile = \"okta\"\n").await;
     // import / connection test and existence check (%20, paging parameters)
-    let (st, r) = s.scim(Method::GET, "/Users?startIndex=1&count=100", None).await;
+    let (st, r) = s
+        .scim(Method::GET, "/Users?startIndex=1&count=100", None)
+        .await;
     assert_eq!((st, &r["totalResults"]), (200, &json!(0)));
-    let (st, r) = s.scim(Method::GET, "/Users?filter=userName%20eq%20%22ann%40example.com%22&startIndex=1&count=100", None).await;
+    let (st, r) = s
+        .scim(
+            Method::GET,
+            "/Users?filter=userName%20eq%20%22ann%40example.com%22&startIndex=1&count=100",
+            None,
+        )
+        .await;
     assert_eq!((st, &r["totalResults"]), (200, &json!(0)));
     // create with password, groups, locale
     let (st, ann) = s
@@ -246,11 +393,23 @@ async fn okta_provisioning_story() {
     // a full PUT (Okta updates this way)
     let mut full = ann.clone();
     full["name"]["familyName"] = json!("Lee-Smith");
-    let (st, r) = s.scim(Method::PUT, &format!("/Users/{id}"), Some(full)).await;
-    assert_eq!((st, &r["name"]["familyName"]), (200, &json!("Lee-Smith")), "{r}");
+    let (st, r) = s
+        .scim(Method::PUT, &format!("/Users/{id}"), Some(full))
+        .await;
+    assert_eq!(
+        (st, &r["name"]["familyName"]),
+        (200, &json!("Lee-Smith")),
+        "{r}"
+    );
     // deactivate: path-less replace with a real boolean
     let (st, r) = s
-        .scim(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "value": {"active": false}}]))))
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(
+                json!([{"op": "replace", "value": {"active": false}}]),
+            )),
+        )
         .await;
     assert_eq!((st, &r["active"]), (200, &json!(false)));
     // groups pushed with members, renamed with a path-less replace carrying the id
@@ -260,21 +419,45 @@ async fn okta_provisioning_story() {
     assert_eq!(st, 201, "{g}");
     let gid = g["id"].as_str().expect("id").to_owned();
     let (st, r) = s
-        .scim(Method::PATCH, &format!("/Groups/{gid}"), Some(patch(json!([{"op": "replace", "value": {"id": gid, "displayName": "Pushed 2"}}]))))
+        .scim(
+            Method::PATCH,
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "replace", "value": {"id": gid, "displayName": "Pushed 2"}}]),
+            )),
+        )
         .await;
-    assert_eq!((st, &r["displayName"]), (200, &json!("Pushed 2")), "okta's profile answers PATCH with the group: {r}");
+    assert_eq!(
+        (st, &r["displayName"]),
+        (200, &json!("Pushed 2")),
+        "okta's profile answers PATCH with the group: {r}"
+    );
     let (st, r) = s
-        .scim(Method::PATCH, &format!("/Groups/{gid}"), Some(patch(json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]))))
+        .scim(
+            Method::PATCH,
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]),
+            )),
+        )
         .await;
     assert_eq!(st, 200);
     assert!(r.get("members").is_none());
     // a full replace of members
     let (st, r) = s
-        .scim(Method::PATCH, &format!("/Groups/{gid}"), Some(patch(json!([{"op": "replace", "path": "members", "value": [{"value": id}]}]))))
+        .scim(
+            Method::PATCH,
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "replace", "path": "members", "value": [{"value": id}]}]),
+            )),
+        )
         .await;
     assert_eq!(st, 200);
     assert_eq!(r["members"][0]["value"], id.as_str());
-    let (st, _) = s.scim(Method::DELETE, &format!("/Groups/{gid}"), None).await;
+    let (st, _) = s
+        .scim(Method::DELETE, &format!("/Groups/{gid}"), None)
+        .await;
     assert_eq!(st, 204);
     s.stop().await;
 }
@@ -287,30 +470,78 @@ async fn strict_profile_refuses_non_rfc_shapes_with_clear_400s() {
         .await;
     assert_eq!(st, 201, "{u}");
     let id = u["id"].as_str().expect("id").to_owned();
-    let (_, g) = s.scim(Method::POST, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "G", "members": [{"value": id}]}))).await;
+    let (_, g) = s
+        .scim(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "G", "members": [{"value": id}]})),
+        )
+        .await;
     let gid = g["id"].as_str().expect("id").to_owned();
     let cases: Vec<(&str, String, Value, &str, &str)> = vec![
-        ("capitalised op", format!("/Users/{id}"), patch(json!([{"op": "Replace", "path": "active", "value": false}])), "invalidSyntax", "\"Replace\""),
-        ("string boolean", format!("/Users/{id}"), patch(json!([{"op": "replace", "path": "active", "value": "False"}])), "invalidValue", "boolean"),
-        ("remove members by value", format!("/Groups/{gid}"), patch(json!([{"op": "remove", "path": "members", "value": [{"value": id}]}])), "invalidSyntax", "members[value eq"),
+        (
+            "capitalised op",
+            format!("/Users/{id}"),
+            patch(json!([{"op": "Replace", "path": "active", "value": false}])),
+            "invalidSyntax",
+            "\"Replace\"",
+        ),
+        (
+            "string boolean",
+            format!("/Users/{id}"),
+            patch(json!([{"op": "replace", "path": "active", "value": "False"}])),
+            "invalidValue",
+            "boolean",
+        ),
+        (
+            "remove members by value",
+            format!("/Groups/{gid}"),
+            patch(json!([{"op": "remove", "path": "members", "value": [{"value": id}]}])),
+            "invalidSyntax",
+            "members[value eq",
+        ),
     ];
     for (name, path, body, scim_type, detail) in cases {
         let (st, e) = s.scim(Method::PATCH, &path, Some(body)).await;
         assert_eq!(st, 400, "{name}: {e}");
         assert_eq!(e["scimType"], scim_type, "{name}: {e}");
-        assert!(e["detail"].as_str().is_some_and(|d| d.contains(detail)), "{name}: {e}");
+        assert!(
+            e["detail"].as_str().is_some_and(|d| d.contains(detail)),
+            "{name}: {e}"
+        );
     }
-    let (_, m) = s.platform_get(&format!("/api/v1/groups/{gid}/members")).await;
-    assert_eq!(m["data"].as_array().map(Vec::len), Some(1), "the refused removal removed nobody");
-    let (st, e) = s.scim(Method::GET, "/Users?filter=externalId+eq+jyoung", None).await;
+    let (_, m) = s
+        .platform_get(&format!("/api/v1/groups/{gid}/members"))
+        .await;
+    assert_eq!(
+        m["data"].as_array().map(Vec::len),
+        Some(1),
+        "the refused removal removed nobody"
+    );
+    let (st, e) = s
+        .scim(Method::GET, "/Users?filter=externalId+eq+jyoung", None)
+        .await;
     assert_eq!((st, &e["scimType"]), (400, &json!("invalidFilter")));
-    let (st, e) = s.scim(Method::POST, "/Users", Some(json!({"userName": "noschemas@x.com"}))).await;
+    let (st, e) = s
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(json!({"userName": "noschemas@x.com"})),
+        )
+        .await;
     assert_eq!((st, &e["scimType"]), (400, &json!("invalidSyntax")), "{e}");
     let (st, e) = s
         .scim(Method::POST, "/Users", Some(json!({"schemas": [USER], "userName": "p@x.com", "phoneNumbers": [{"type": "work", "value": "1"}]})))
         .await;
-    assert_eq!(st, 400, "strict rejects attributes the platform does not store: {e}");
-    assert!(e["detail"].as_str().is_some_and(|d| d.contains("phoneNumbers")));
+    assert_eq!(
+        st, 400,
+        "strict rejects attributes the platform does not store: {e}"
+    );
+    assert!(
+        e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("phoneNumbers"))
+    );
     s.stop().await;
 }
 
@@ -320,7 +551,10 @@ async fn unmapped_attributes_are_ignored_or_rejected_by_policy() {
     let s = Stack::start("").await;
     let (st, u) = s.scim(Method::POST, "/Users", Some(body.clone())).await;
     assert_eq!(st, 201, "entra ignores them by default: {u}");
-    assert!(u.get("title").is_none(), "and does not pretend to store them");
+    assert!(
+        u.get("title").is_none(),
+        "and does not pretend to store them"
+    );
     s.stop().await;
     let s = Stack::start("unmapped_attributes = \"reject\"\n").await;
     let (st, e) = s.scim(Method::POST, "/Users", Some(body)).await;

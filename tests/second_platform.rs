@@ -21,7 +21,13 @@ async fn start() -> (Stack, Second) {
     let demo = scim_sidecar::demo::Platform::spawn("unused")
         .await
         .expect("demo");
-    let stack = Stack::start_against(demo, &second.base_url(), "", Some(MAPPING)).await;
+    let stack = Stack::start_against(
+        demo,
+        &second.base_url(),
+        "group_patch_response = \"resource\"\n",
+        Some(MAPPING),
+    )
+    .await;
     (stack, second)
 }
 

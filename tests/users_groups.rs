@@ -163,7 +163,7 @@ async fn a_patch_that_changes_nothing_writes_nothing() {
 
 #[tokio::test]
 async fn group_lifecycle_with_idempotent_member_changes() {
-    let s = Stack::start("").await;
+    let s = Stack::start("group_patch_response = \"resource\"\n").await;
     let mut ids = Vec::new();
     for n in ["a", "b", "c"] {
         let (st, u) = s

@@ -7,9 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::normalize::Fired;
 use crate::scim::filter::{Filter, Literal, Test};
 use crate::scim::path::{AttrPath, Location, PatchPath, resolve};
-use crate::scim::schema::{
-    AttrType, Attribute, ENTERPRISE_USER_URN, PATCH_OP_URN, ResourceSchema,
-};
+use crate::scim::schema::{AttrType, Attribute, ENTERPRISE_USER_URN, PATCH_OP_URN, ResourceSchema};
 
 fn fire(fired: &mut Fired, rule: &'static str) {
     if !fired.contains(&rule) {
@@ -26,12 +24,17 @@ fn string_bool(v: &Value) -> Option<bool> {
 }
 
 fn key_ci<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
-    m.keys().find(|x| x.eq_ignore_ascii_case(k)).map(String::as_str)
+    m.keys()
+        .find(|x| x.eq_ignore_ascii_case(k))
+        .map(String::as_str)
 }
 
 /// The attribute (and sub-attribute) a key of a resource or path-less value names: a plain name,
 /// a dotted `attr.sub`, or a URN-qualified name.
-fn attribute_of<'s>(schema: &'s ResourceSchema, key: &str) -> Option<(&'s Attribute, Option<&'s Attribute>)> {
+fn attribute_of<'s>(
+    schema: &'s ResourceSchema,
+    key: &str,
+) -> Option<(&'s Attribute, Option<&'s Attribute>)> {
     let p = AttrPath::parse(key).ok()?;
     let t = resolve(schema, &p)?;
     Some((t.attribute, t.sub))
@@ -110,18 +113,17 @@ pub fn op_case(op: &mut Value, fired: &mut Fired) {
 /// Quirk 2: `active` (and any boolean) arrives as `"True"`/`"False"`/`"false"` strings, in PATCH
 /// values with or without a path.
 pub fn string_booleans_in_op(op: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
-    let path = op.get("path").and_then(Value::as_str).and_then(|p| PatchPath::parse(p).ok());
+    let path = op
+        .get("path")
+        .and_then(Value::as_str)
+        .and_then(|p| PatchPath::parse(p).ok());
     let Some(value) = op.get_mut("value") else {
         return;
     };
     let changed = match path {
         Some(p) => match resolve(schema, &p.attr) {
             Some(t) => {
-                let leaf = p
-                    .sub
-                    .as_deref()
-                    .and_then(|s| t.attribute.sub(s))
-                    .or(t.sub);
+                let leaf = p.sub.as_deref().and_then(|s| t.attribute.sub(s)).or(t.sub);
                 match leaf {
                     Some(sub) => coerce_bools(value, sub),
                     None if p.filter.is_some() => coerce_bools_in_object(value, t.attribute),
@@ -142,20 +144,27 @@ pub fn string_booleans_in_op(op: &mut Value, schema: &ResourceSchema, fired: &mu
 
 /// Quirk 2: string booleans in POST/PUT bodies (`"active": "True"`, Microsoft's Postman suite).
 pub fn string_booleans_in_resource(body: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
-    if let Some(obj) = body.as_object_mut() {
-        if coerce_bools_in_attributes(obj, schema) {
-            fire(fired, "entra.2.string_booleans");
-        }
+    if let Some(obj) = body.as_object_mut()
+        && coerce_bools_in_attributes(obj, schema)
+    {
+        fire(fired, "entra.2.string_booleans");
     }
 }
 
 /// Rewrites string literals compared with boolean sub-attributes inside an element filter.
 fn element_filter_bools(f: Filter, attr: &Attribute, changed: &mut bool) -> Filter {
     match f {
-        Filter::Compare { path, op, value, pos } => {
+        Filter::Compare {
+            path,
+            op,
+            value,
+            pos,
+        } => {
             let is_bool = path.urn.is_none()
                 && path.sub.is_none()
-                && attr.sub(&path.name).is_some_and(|s| s.ty == AttrType::Boolean);
+                && attr
+                    .sub(&path.name)
+                    .is_some_and(|s| s.ty == AttrType::Boolean);
             let value = match (&value, is_bool) {
                 (Literal::String(s), true) if string_bool(&Value::String(s.clone())).is_some() => {
                     *changed = true;
@@ -163,7 +172,12 @@ fn element_filter_bools(f: Filter, attr: &Attribute, changed: &mut bool) -> Filt
                 }
                 _ => value,
             };
-            Filter::Compare { path, op, value, pos }
+            Filter::Compare {
+                path,
+                op,
+                value,
+                pos,
+            }
         }
         Filter::And(a, b) => Filter::And(
             Box::new(element_filter_bools(*a, attr, changed)),
@@ -180,7 +194,9 @@ fn element_filter_bools(f: Filter, attr: &Attribute, changed: &mut bool) -> Filt
 
 fn literal_bool(value: Literal, is_bool: bool, changed: &mut bool) -> Literal {
     match &value {
-        Literal::String(s) if is_bool && (s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false")) => {
+        Literal::String(s)
+            if is_bool && (s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false")) =>
+        {
             *changed = true;
             Literal::Bool(s.eq_ignore_ascii_case("true"))
         }
@@ -193,17 +209,35 @@ fn literal_bool(value: Literal, is_bool: bool, changed: &mut bool) -> Literal {
 pub fn filter_string_booleans(f: Filter, schema: &ResourceSchema, fired: &mut Fired) -> Filter {
     fn go(f: Filter, schema: &ResourceSchema, changed: &mut bool) -> Filter {
         match f {
-            Filter::Compare { path, op, value, pos } => {
+            Filter::Compare {
+                path,
+                op,
+                value,
+                pos,
+            } => {
                 let is_bool = resolve(schema, &path)
                     .is_some_and(|t| t.sub.unwrap_or(t.attribute).ty == AttrType::Boolean);
                 let value = literal_bool(value, is_bool, changed);
-                Filter::Compare { path, op, value, pos }
+                Filter::Compare {
+                    path,
+                    op,
+                    value,
+                    pos,
+                }
             }
-            Filter::ValuePath { path, filter, then, pos } => match resolve(schema, &path) {
+            Filter::ValuePath {
+                path,
+                filter,
+                then,
+                pos,
+            } => match resolve(schema, &path) {
                 Some(t) => {
                     let filter = Box::new(element_filter_bools(*filter, t.attribute, changed));
                     let then = then.map(|mut e| {
-                        let is_bool = t.attribute.sub(&e.sub).is_some_and(|s| s.ty == AttrType::Boolean);
+                        let is_bool = t
+                            .attribute
+                            .sub(&e.sub)
+                            .is_some_and(|s| s.ty == AttrType::Boolean);
                         if let Test::Compare { op, value } = e.test {
                             e.test = Test::Compare {
                                 op,
@@ -212,12 +246,28 @@ pub fn filter_string_booleans(f: Filter, schema: &ResourceSchema, fired: &mut Fi
                         }
                         e
                     });
-                    Filter::ValuePath { path, filter, then, pos }
+                    Filter::ValuePath {
+                        path,
+                        filter,
+                        then,
+                        pos,
+                    }
                 }
-                None => Filter::ValuePath { path, filter, then, pos },
+                None => Filter::ValuePath {
+                    path,
+                    filter,
+                    then,
+                    pos,
+                },
             },
-            Filter::And(a, b) => Filter::And(Box::new(go(*a, schema, changed)), Box::new(go(*b, schema, changed))),
-            Filter::Or(a, b) => Filter::Or(Box::new(go(*a, schema, changed)), Box::new(go(*b, schema, changed))),
+            Filter::And(a, b) => Filter::And(
+                Box::new(go(*a, schema, changed)),
+                Box::new(go(*b, schema, changed)),
+            ),
+            Filter::Or(a, b) => Filter::Or(
+                Box::new(go(*a, schema, changed)),
+                Box::new(go(*b, schema, changed)),
+            ),
             Filter::Not(a) => Filter::Not(Box::new(go(*a, schema, changed))),
             other => other,
         }
@@ -276,10 +326,10 @@ fn manager_value(v: &Value) -> Option<Value> {
 pub fn manager_in_op(op: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
     let Some(text) = op.get("path").and_then(Value::as_str).map(str::to_owned) else {
         // path-less: {"urn:...:User:manager": "id"} or {"urn:...:User": {"manager": "id"}}
-        if let Some(obj) = op.get_mut("value").and_then(Value::as_object_mut) {
-            if manager_in_attributes(obj, schema) {
-                fire(fired, "entra.12.manager");
-            }
+        if let Some(obj) = op.get_mut("value").and_then(Value::as_object_mut)
+            && manager_in_attributes(obj, schema)
+        {
+            fire(fired, "entra.12.manager");
         }
         return;
     };
@@ -292,7 +342,10 @@ pub fn manager_in_op(op: &mut Value, schema: &ResourceSchema, fired: &mut Fired)
     let is_remove = op.get("op").and_then(Value::as_str) == Some("remove");
     if p.filter.is_some() {
         // remove manager[value eq "x"] → remove manager
-        let plain = AttrPath { sub: None, ..p.attr.clone() };
+        let plain = AttrPath {
+            sub: None,
+            ..p.attr.clone()
+        };
         op["path"] = Value::String(plain.to_string());
         fire(fired, "entra.12.manager");
         return;
@@ -322,22 +375,25 @@ fn manager_in_attributes(obj: &mut Map<String, Value>, schema: &ResourceSchema) 
     let mut changed = false;
     let keys: Vec<String> = obj.keys().cloned().collect();
     for k in keys {
-        if schema.extension(&k).is_some_and(|e| e.schema.id.eq_ignore_ascii_case(ENTERPRISE_USER_URN)) {
-            if let Some(inner) = obj.get_mut(&k).and_then(Value::as_object_mut) {
-                if let Some(mk) = key_ci(inner, "manager").map(str::to_owned) {
-                    match inner.get(&mk) {
-                        Some(Value::String(s)) if s.is_empty() => {
-                            inner.insert(mk, Value::Null);
+        if schema
+            .extension(&k)
+            .is_some_and(|e| e.schema.id.eq_ignore_ascii_case(ENTERPRISE_USER_URN))
+        {
+            if let Some(inner) = obj.get_mut(&k).and_then(Value::as_object_mut)
+                && let Some(mk) = key_ci(inner, "manager").map(str::to_owned)
+            {
+                match inner.get(&mk) {
+                    Some(Value::String(s)) if s.is_empty() => {
+                        inner.insert(mk, Value::Null);
+                        changed = true;
+                    }
+                    Some(v @ (Value::String(_) | Value::Array(_))) => {
+                        if let Some(m) = manager_value(v) {
+                            inner.insert(mk, m);
                             changed = true;
                         }
-                        Some(v @ (Value::String(_) | Value::Array(_))) => {
-                            if let Some(m) = manager_value(v) {
-                                inner.insert(mk, m);
-                                changed = true;
-                            }
-                        }
-                        _ => {}
                     }
+                    _ => {}
                 }
             }
         } else if AttrPath::parse(&k).is_ok_and(|p| p.sub.is_none() && is_manager(schema, &p)) {
@@ -361,10 +417,10 @@ fn manager_in_attributes(obj: &mut Map<String, Value>, schema: &ResourceSchema) 
 
 /// Quirk 12: `"manager": "<id>"` in POST/PUT bodies.
 pub fn manager_in_resource(body: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
-    if let Some(obj) = body.as_object_mut() {
-        if manager_in_attributes(obj, schema) {
-            fire(fired, "entra.12.manager");
-        }
+    if let Some(obj) = body.as_object_mut()
+        && manager_in_attributes(obj, schema)
+    {
+        fire(fired, "entra.12.manager");
     }
 }
 
@@ -391,10 +447,13 @@ fn role_item(item: &mut Value) -> bool {
         .or_else(|| inner.get("id"))
         .cloned()
         .unwrap_or(Value::Null);
-    obj.insert(k, match value {
-        Value::Number(n) => Value::String(n.to_string()),
-        other => other,
-    });
+    obj.insert(
+        k,
+        match value {
+            Value::Number(n) => Value::String(n.to_string()),
+            other => other,
+        },
+    );
     if let Some(d) = inner.get("displayName").or_else(|| inner.get("display")) {
         obj.entry("display").or_insert_with(|| d.clone());
     }
@@ -403,7 +462,13 @@ fn role_item(item: &mut Value) -> bool {
 
 fn roles_in(v: &mut Value) -> bool {
     match v {
-        Value::Array(items) => items.iter_mut().fold(false, |c, it| role_item(it) || c),
+        Value::Array(items) => {
+            let mut changed = false;
+            for it in items {
+                changed |= role_item(it);
+            }
+            changed
+        }
         Value::Object(_) => role_item(v),
         _ => false,
     }
@@ -430,11 +495,13 @@ pub fn roles_as_json_strings_in_op(op: &mut Value, fired: &mut Fired) {
 
 /// Quirk 14: the same in POST/PUT bodies.
 pub fn roles_as_json_strings_in_resource(body: &mut Value, fired: &mut Fired) {
-    let Some(obj) = body.as_object_mut() else { return };
-    if let Some(k) = key_ci(obj, "roles").map(str::to_owned) {
-        if obj.get_mut(&k).is_some_and(roles_in) {
-            fire(fired, "entra.14.roles_json");
-        }
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
+    if let Some(k) = key_ci(obj, "roles").map(str::to_owned)
+        && obj.get_mut(&k).is_some_and(roles_in)
+    {
+        fire(fired, "entra.14.roles_json");
     }
 }
 
@@ -497,11 +564,13 @@ pub fn member_items_in_op(op: &mut Value, fired: &mut Fired) {
 
 /// Quirk 11: the same in POST/PUT bodies (Okta pushes groups with members).
 pub fn member_items_in_resource(body: &mut Value, fired: &mut Fired) {
-    let Some(obj) = body.as_object_mut() else { return };
-    if let Some(k) = key_ci(obj, "members").map(str::to_owned) {
-        if obj.get_mut(&k).is_some_and(member_items) {
-            fire(fired, "entra.11.member_items");
-        }
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
+    if let Some(k) = key_ci(obj, "members").map(str::to_owned)
+        && obj.get_mut(&k).is_some_and(member_items)
+    {
+        fire(fired, "entra.11.member_items");
     }
 }
 
@@ -611,18 +680,28 @@ pub fn empty_strings_are_absent(body: &mut Value, fired: &mut Fired) {
 /// are present, the non-standard ADSCIM group URI, the typo `...enterprise:2.0User`, or no
 /// `schemas` at all. Rebuilt as the core URN plus the extensions actually present.
 pub fn lenient_schemas(body: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
-    let Some(obj) = body.as_object_mut() else { return };
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
     let mut want = vec![Value::String(schema.core.id.clone())];
     for e in &schema.extensions {
         if key_ci(obj, &e.schema.id).is_some() {
             want.push(Value::String(e.schema.id.clone()));
         }
     }
-    let key = key_ci(obj, "schemas").map(str::to_owned).unwrap_or_else(|| "schemas".to_owned());
+    let key = key_ci(obj, "schemas")
+        .map(str::to_owned)
+        .unwrap_or_else(|| "schemas".to_owned());
     let same = match obj.get(&key) {
         Some(Value::Array(have)) => {
             have.len() == want.len()
-                && want.iter().all(|w| have.iter().any(|h| h.as_str().zip(w.as_str()).is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))))
+                && want.iter().all(|w| {
+                    have.iter().any(|h| {
+                        h.as_str()
+                            .zip(w.as_str())
+                            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+                    })
+                })
         }
         _ => false,
     };
@@ -634,11 +713,18 @@ pub fn lenient_schemas(body: &mut Value, schema: &ResourceSchema, fired: &mut Fi
 
 /// Quirk 15: a PatchOp body without its `schemas` URN.
 pub fn patch_schemas(body: &mut Value, fired: &mut Fired) {
-    let Some(obj) = body.as_object_mut() else { return };
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
     let ok = obj
         .get("schemas")
         .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|u| u.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_URN))));
+        .is_some_and(|a| {
+            a.iter().any(|u| {
+                u.as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_URN))
+            })
+        });
     if !ok {
         obj.insert("schemas".to_owned(), json!([PATCH_OP_URN]));
         fire(fired, "entra.15.lenient_schemas");
@@ -659,11 +745,12 @@ fn listed(list: &[AttrPath], attr: &Attribute, sub: Option<&Attribute>) -> bool 
 }
 
 fn lower_email(v: &mut Value) -> bool {
-    if let Value::String(s) = v {
-        if s.contains('@') && s.chars().any(char::is_uppercase) {
-            *s = s.to_lowercase();
-            return true;
-        }
+    if let Value::String(s) = v
+        && s.contains('@')
+        && s.chars().any(char::is_uppercase)
+    {
+        *s = s.to_lowercase();
+        return true;
     }
     false
 }
@@ -676,10 +763,10 @@ fn lower_in(v: &mut Value, attr: &Attribute, list: &[AttrPath]) -> bool {
         let mut one = |o: &mut Value| {
             if let Some(obj) = o.as_object_mut() {
                 for (k, x) in obj.iter_mut() {
-                    if let Some(sub) = attr.sub(k) {
-                        if listed(list, attr, Some(sub)) {
-                            changed |= lower_email(x);
-                        }
+                    if let Some(sub) = attr.sub(k)
+                        && listed(list, attr, Some(sub))
+                    {
+                        changed |= lower_email(x);
                     }
                 }
             }
@@ -696,7 +783,11 @@ fn lower_in(v: &mut Value, attr: &Attribute, list: &[AttrPath]) -> bool {
     }
 }
 
-fn lower_in_attributes(obj: &mut Map<String, Value>, schema: &ResourceSchema, list: &[AttrPath]) -> bool {
+fn lower_in_attributes(
+    obj: &mut Map<String, Value>,
+    schema: &ResourceSchema,
+    list: &[AttrPath],
+) -> bool {
     let mut changed = false;
     for (k, v) in obj.iter_mut() {
         if let Some((attr, sub)) = attribute_of(schema, k) {
@@ -712,24 +803,39 @@ fn lower_in_attributes(obj: &mut Map<String, Value>, schema: &ResourceSchema, li
 
 /// `[scim] lowercase_attributes`: e-mail addresses in the listed attributes are stored lowercase
 /// (the seed's "Email (must be lowercase)"), in POST/PUT bodies.
-pub fn lowercase_emails_in_resource(body: &mut Value, schema: &ResourceSchema, list: &[AttrPath], fired: &mut Fired) {
+pub fn lowercase_emails_in_resource(
+    body: &mut Value,
+    schema: &ResourceSchema,
+    list: &[AttrPath],
+    fired: &mut Fired,
+) {
     if list.is_empty() {
         return;
     }
-    if let Some(obj) = body.as_object_mut() {
-        if lower_in_attributes(obj, schema, list) {
-            fire(fired, "lowercase_emails");
-        }
+    if let Some(obj) = body.as_object_mut()
+        && lower_in_attributes(obj, schema, list)
+    {
+        fire(fired, "lowercase_emails");
     }
 }
 
 /// The same in PATCH operations, with or without a path.
-pub fn lowercase_emails_in_op(op: &mut Value, schema: &ResourceSchema, list: &[AttrPath], fired: &mut Fired) {
+pub fn lowercase_emails_in_op(
+    op: &mut Value,
+    schema: &ResourceSchema,
+    list: &[AttrPath],
+    fired: &mut Fired,
+) {
     if list.is_empty() {
         return;
     }
-    let path = op.get("path").and_then(Value::as_str).and_then(|p| PatchPath::parse(p).ok());
-    let Some(value) = op.get_mut("value") else { return };
+    let path = op
+        .get("path")
+        .and_then(Value::as_str)
+        .and_then(|p| PatchPath::parse(p).ok());
+    let Some(value) = op.get_mut("value") else {
+        return;
+    };
     let changed = match path {
         Some(p) => match resolve(schema, &p.attr) {
             Some(t) => {
@@ -752,7 +858,12 @@ pub fn lowercase_emails_in_op(op: &mut Value, schema: &ResourceSchema, list: &[A
 }
 
 /// The same for comparison values in filters, so lookups match what was stored.
-pub fn lowercase_emails_in_filter(f: Filter, schema: &ResourceSchema, list: &[AttrPath], fired: &mut Fired) -> Filter {
+pub fn lowercase_emails_in_filter(
+    f: Filter,
+    schema: &ResourceSchema,
+    list: &[AttrPath],
+    fired: &mut Fired,
+) -> Filter {
     fn lit(value: Literal, yes: bool, changed: &mut bool) -> Literal {
         match value {
             Literal::String(s) if yes && s.contains('@') && s.chars().any(char::is_uppercase) => {
@@ -764,26 +875,58 @@ pub fn lowercase_emails_in_filter(f: Filter, schema: &ResourceSchema, list: &[At
     }
     fn go(f: Filter, schema: &ResourceSchema, list: &[AttrPath], changed: &mut bool) -> Filter {
         match f {
-            Filter::Compare { path, op, value, pos } => {
+            Filter::Compare {
+                path,
+                op,
+                value,
+                pos,
+            } => {
                 let yes = resolve(schema, &path).is_some_and(|t| listed(list, t.attribute, t.sub));
                 let value = lit(value, yes, changed);
-                Filter::Compare { path, op, value, pos }
+                Filter::Compare {
+                    path,
+                    op,
+                    value,
+                    pos,
+                }
             }
-            Filter::ValuePath { path, filter, then, pos } => {
+            Filter::ValuePath {
+                path,
+                filter,
+                then,
+                pos,
+            } => {
                 let then = match (then, resolve(schema, &path)) {
                     (Some(mut e), Some(t)) => {
-                        let yes = t.attribute.sub(&e.sub).is_some_and(|s| listed(list, t.attribute, Some(s)));
+                        let yes = t
+                            .attribute
+                            .sub(&e.sub)
+                            .is_some_and(|s| listed(list, t.attribute, Some(s)));
                         if let Test::Compare { op, value } = e.test {
-                            e.test = Test::Compare { op, value: lit(value, yes, changed) };
+                            e.test = Test::Compare {
+                                op,
+                                value: lit(value, yes, changed),
+                            };
                         }
                         Some(e)
                     }
                     (then, _) => then,
                 };
-                Filter::ValuePath { path, filter, then, pos }
+                Filter::ValuePath {
+                    path,
+                    filter,
+                    then,
+                    pos,
+                }
             }
-            Filter::And(a, b) => Filter::And(Box::new(go(*a, schema, list, changed)), Box::new(go(*b, schema, list, changed))),
-            Filter::Or(a, b) => Filter::Or(Box::new(go(*a, schema, list, changed)), Box::new(go(*b, schema, list, changed))),
+            Filter::And(a, b) => Filter::And(
+                Box::new(go(*a, schema, list, changed)),
+                Box::new(go(*b, schema, list, changed)),
+            ),
+            Filter::Or(a, b) => Filter::Or(
+                Box::new(go(*a, schema, list, changed)),
+                Box::new(go(*b, schema, list, changed)),
+            ),
             Filter::Not(a) => Filter::Not(Box::new(go(*a, schema, list, changed))),
             other => other,
         }

@@ -8,7 +8,10 @@ fn op_case_only_touches_the_three_rfc_operations() {
     let mut fired = Vec::new();
     let mut op = json!({"op": "Delete", "path": "members"});
     op_case(&mut op, &mut fired);
-    assert_eq!(op["op"], "Delete", "unknown ops are left for the core to refuse");
+    assert_eq!(
+        op["op"], "Delete",
+        "unknown ops are left for the core to refuse"
+    );
     assert!(fired.is_empty());
     let mut op = json!({"op": "REMOVE", "path": "members"});
     op_case(&mut op, &mut fired);
@@ -28,8 +31,12 @@ fn member_removal_by_value_never_becomes_remove_all() {
     // quotes in ids are escaped inside the filter
     let op = json!({"op": "remove", "path": "Members", "value": [{"value": "a\"b"}]});
     let out = member_removal_by_value(op, &mut fired);
-    assert_eq!(out, vec![json!({"op": "remove", "path": "members[value eq \"a\\\"b\"]"})]);
-    let parsed = crate::scim::path::PatchPath::parse(out[0]["path"].as_str().expect("path")).expect("parses");
+    assert_eq!(
+        out,
+        vec![json!({"op": "remove", "path": "members[value eq \"a\\\"b\"]"})]
+    );
+    let parsed = crate::scim::path::PatchPath::parse(out[0]["path"].as_str().expect("path"))
+        .expect("parses");
     assert!(parsed.filter.is_some());
 }
 
@@ -40,7 +47,8 @@ fn string_booleans_only_convert_boolean_attributes() {
     let mut op = json!({"op": "replace", "path": "title", "value": "True"});
     string_booleans_in_op(&mut op, &reg.user, &mut fired);
     assert_eq!(op["value"], "True", "a title of \"True\" is a string");
-    let mut op = json!({"op": "add", "path": "emails", "value": [{"value": "a@b", "primary": "True"}]});
+    let mut op =
+        json!({"op": "add", "path": "emails", "value": [{"value": "a@b", "primary": "True"}]});
     string_booleans_in_op(&mut op, &reg.user, &mut fired);
     assert_eq!(op["value"][0]["primary"], true);
 }
@@ -48,11 +56,17 @@ fn string_booleans_only_convert_boolean_attributes() {
 #[test]
 fn lowercasing_touches_only_e_mail_addresses_in_listed_attributes() {
     let reg = Registry::standard();
-    let list = vec![AttrPath::parse("emails.value").expect("p"), AttrPath::parse("userName").expect("p")];
+    let list = vec![
+        AttrPath::parse("emails.value").expect("p"),
+        AttrPath::parse("userName").expect("p"),
+    ];
     let mut fired = Vec::new();
     let mut body = json!({"userName": "Jane.Doe", "displayName": "Jane@Doe", "emails": [{"value": "Jane@Example.com"}]});
     lowercase_emails_in_resource(&mut body, &reg.user, &list, &mut fired);
-    assert_eq!(body, json!({"userName": "Jane.Doe", "displayName": "Jane@Doe", "emails": [{"value": "jane@example.com"}]}));
+    assert_eq!(
+        body,
+        json!({"userName": "Jane.Doe", "displayName": "Jane@Doe", "emails": [{"value": "jane@example.com"}]})
+    );
 }
 
 #[test]
@@ -61,7 +75,10 @@ fn lenient_schemas_is_stable_once_canonical() {
     let mut fired = Vec::new();
     let mut body = json!({"userName": "x"});
     lenient_schemas(&mut body, &reg.user, &mut fired);
-    assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:User"]));
+    assert_eq!(
+        body["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+    );
     let mut again = Vec::new();
     lenient_schemas(&mut body, &reg.user, &mut again);
     assert!(again.is_empty());
