@@ -322,7 +322,7 @@ async fn adding_one_member_to_a_10000_member_group_is_one_call_and_reads_no_memb
             Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": ids[10_000].to_string()}]}]))),
         )
         .await;
-    assert_eq!(st, 200);
+    assert_eq!(st, 204, "the entra profile answers a group PATCH with 204");
     let calls = s.calls();
     assert_eq!(
         calls.get("POST", "/api/v1/groups/{id}/members"),
@@ -334,6 +334,7 @@ async fn adding_one_member_to_a_10000_member_group_is_one_call_and_reads_no_memb
         0,
         "{calls}"
     );
+    assert_eq!(calls.total(), 1, "{calls}");
 
     // and GET with excludedAttributes=members makes no member-list call either
     p.reset_calls();
