@@ -246,17 +246,19 @@ fn demo(opts: scim_sidecar::demo::Options) -> ExitCode {
         };
         let scheme = if opts.tls { "https" } else { "http" };
         let base = format!("{scheme}://{}/scim/v2", running.scim_addr);
-        let k = if opts.tls { "-k " } else { "" };
         println!();
         println!("scim-sidecar demo is running.");
-        println!("  SCIM base URL (Entra \"Tenant URL\"): {base}");
-        println!("  Bearer token (Entra \"Secret Token\"): {token}");
-        println!("  Demo platform (the legacy REST API):   {platform_url}/api/v1/users");
-        println!("  Admin:                                  http://{}/readyz", running.admin_addr);
+        println!("  SCIM base URL (Entra \"Tenant URL\"):   {base}");
+        println!("  Bearer token (Entra \"Secret Token\"):  {token}");
+        println!("  Demo platform (the legacy REST API):   {platform_url}/api/v1/users  (X-Api-Key: {platform_key})");
+        println!("  Readiness:                             http://{}/readyz", running.admin_addr);
         println!();
-        println!("Try it:");
-        println!("  export SCIM={base} TOKEN={token}");
-        println!("  curl -s {k}-H \"Authorization: Bearer $TOKEN\" \"$SCIM/Users?filter=userName%20eq%20%22ada@example.com%22\"");
+        println!("In another shell, paste this line, then the curl lines from the README:");
+        println!("export SCIM={base} TOKEN={token} PLATFORM={platform_url} PLATFORM_KEY={platform_key}");
+        if opts.tls {
+            println!("(the certificate is self-signed: add -k to curl)");
+        }
+        println!();
         println!("Press Ctrl-C to stop.");
         println!();
         wait_for_signal().await;

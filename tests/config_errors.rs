@@ -236,6 +236,10 @@ fn the_documented_example_config_is_valid() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/sidecar.toml"))
             .expect("config/sidecar.toml");
     let path = s.write("sidecar.toml", &manual);
-    let out = check(&path, &[("SCIM_SIDECAR_TOKEN", support::TOKEN)]);
+    s.write("mapping.toml", scim_sidecar::demo::MAPPING_TOML);
+    let out = check(
+        &path,
+        &[("SCIM_SIDECAR_TOKEN", support::TOKEN), ("DEMO_PLATFORM_API_KEY", "k")],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
