@@ -239,7 +239,10 @@ fn the_documented_example_config_is_valid() {
     s.write("mapping.toml", scim_sidecar::demo::MAPPING_TOML);
     let out = check(
         &path,
-        &[("SCIM_SIDECAR_TOKEN", support::TOKEN), ("DEMO_PLATFORM_API_KEY", "k")],
+        &[
+            ("SCIM_SIDECAR_TOKEN", support::TOKEN),
+            ("DEMO_PLATFORM_API_KEY", "k"),
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

@@ -21,8 +21,12 @@ fn the_first_lines_give_the_demo_and_test_commands_ci_uses() {
     let head: String = README.lines().take(12).collect::<Vec<_>>().join("\n");
     assert!(head.contains("cargo run --release -- demo"), "{head}");
     assert!(head.contains("cargo test --locked"), "{head}");
-    let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).expect(".ci/run");
-    assert!(ci.lines().any(|l| l.trim() == "cargo test --locked"), ".ci/run runs the README's test command");
+    let ci =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).expect(".ci/run");
+    assert!(
+        ci.lines().any(|l| l.trim() == "cargo test --locked"),
+        ".ci/run runs the README's test command"
+    );
 }
 
 #[test]
@@ -42,7 +46,15 @@ fn the_curl_walkthrough_works_against_the_demo() {
         .join("\n");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_scim-sidecar"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--platform-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--platform-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
         .env_remove("SCIM_SIDECAR_DEMO_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -58,23 +70,58 @@ fn the_curl_walkthrough_works_against_the_demo() {
             }
         }
     });
-    let export = rx.recv_timeout(Duration::from_secs(60)).expect("the demo prints an export line");
+    let export = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the demo prints an export line");
     let vars: Vec<(String, String)> = export
         .trim_start_matches("export ")
         .split_whitespace()
-        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
         .collect();
-    assert_eq!(vars.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["SCIM", "TOKEN", "PLATFORM", "PLATFORM_KEY"]);
+    assert_eq!(
+        vars.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["SCIM", "TOKEN", "PLATFORM", "PLATFORM_KEY"]
+    );
 
-    let out = Command::new("bash").arg("-euc").arg(&script).envs(vars).output().expect("bash");
+    let out = Command::new("bash")
+        .arg("-euc")
+        .arg(&script)
+        .envs(vars)
+        .output()
+        .expect("bash");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "{text}");
-    assert!(lines[0].contains(r#""id":"1""#) && lines[0].contains(r#""userName":"ada.lovelace@example.com""#), "create: {}", lines[0]);
-    assert!(lines[1].contains(r#""totalResults":1"#), "find: {}", lines[1]);
-    assert!(lines[2].contains(r#""active":false"#), "disable: {}", lines[2]);
-    assert!(lines[3].contains(r#""status":"disabled""#) && lines[3].contains(r#""email":"ada.lovelace@example.com""#), "platform: {}", lines[3]);
+    assert!(
+        lines[0].contains(r#""id":"1""#)
+            && lines[0].contains(r#""userName":"ada.lovelace@example.com""#),
+        "create: {}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains(r#""totalResults":1"#),
+        "find: {}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains(r#""active":false"#),
+        "disable: {}",
+        lines[2]
+    );
+    assert!(
+        lines[3].contains(r#""status":"disabled""#)
+            && lines[3].contains(r#""email":"ada.lovelace@example.com""#),
+        "platform: {}",
+        lines[3]
+    );
     assert_eq!(lines[4], "204", "delete");
     drop(demo);
 }
