@@ -10,8 +10,8 @@
 //!
 //! | Call | Success | Notable failures |
 //! | --- | --- | --- |
-//! | `GET /api/v1/users?email=&external_ref=&page=&per_page=` | 200 `{"data":[...],"meta":{"page","per_page","total"}}` | 400 `bad_request` |
-//! | `POST /api/v1/users` | 201 `{"data":{...}}` | 409 `email_taken`, 422 `validation` |
+//! | `GET /api/v1/users?username=&email=&external_ref=&page=&per_page=` | 200 `{"data":[...],"meta":{"page","per_page","total"}}` | 400 `bad_request` |
+//! | `POST /api/v1/users` | 201 `{"data":{...}}` | 409 `email_taken` / `username_taken`, 422 `validation` |
 //! | `GET`, `PUT`, `PATCH`, `DELETE /api/v1/users/{id}` | 200 / 204 | 404 `not_found` |
 //! | `GET /api/v1/groups?name=&external_ref=&page=&per_page=` | 200, as users | 400 |
 //! | `POST /api/v1/groups` | 201 | 409 `name_taken`, 422 |
@@ -20,8 +20,10 @@
 //! | `POST /api/v1/groups/{id}/members` `{"user_id":17}` | 201 | 404, 409 `already_member`, 422 `unknown user` |
 //! | `DELETE /api/v1/groups/{id}/members/{user_id}` | 204 | 404 when not a member |
 //!
-//! A user is `{"id","email","first_name","last_name","status":"active"|"disabled","external_ref",
-//! "created_at","updated_at"}`; a group is `{"id","name","external_ref","created_at","updated_at"}`.
+//! A user is `{"id","username","email","first_name","last_name","status":"active"|"disabled",
+//! "external_ref","created_at","updated_at"}` (`username` defaults to the e-mail; it was added to
+//! the API of architecture.md §5 so that SCIM `userName` round-trips, see
+//! docs/design/demo-platform.md); a group is `{"id","name","external_ref","created_at","updated_at"}`.
 //! Emails and group names are unique case-insensitively and stored as given; lists are in
 //! ascending id order; `per_page` defaults to 25 and is clamped to 100.
 //!

@@ -256,7 +256,10 @@ fn demo(opts: scim_sidecar::demo::Options) -> ExitCode {
         println!("In another shell, paste this line, then the curl lines from the README:");
         println!("export SCIM={base} TOKEN={token} PLATFORM={platform_url} PLATFORM_KEY={platform_key}");
         if opts.tls {
-            println!("(the certificate is self-signed: add -k to curl)");
+            println!(
+                "(self-signed certificate: {}; give curl --cacert with it, or -k)",
+                dir.path.join("tls.crt").display()
+            );
         }
         println!();
         println!("Press Ctrl-C to stop.");

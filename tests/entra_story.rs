@@ -531,7 +531,7 @@ async fn strict_profile_refuses_non_rfc_shapes_with_clear_400s() {
         .await;
     assert_eq!((st, &e["scimType"]), (400, &json!("invalidSyntax")), "{e}");
     let (st, e) = s
-        .scim(Method::POST, "/Users", Some(json!({"schemas": [USER], "userName": "p@x.com", "phoneNumbers": [{"type": "work", "value": "1"}]})))
+        .scim(Method::POST, "/Users", Some(json!({"schemas": [USER], "userName": "p@x.com", "emails": [{"type": "work", "value": "p@x.com"}], "phoneNumbers": [{"type": "work", "value": "1"}]})))
         .await;
     assert_eq!(
         st, 400,
@@ -547,7 +547,7 @@ async fn strict_profile_refuses_non_rfc_shapes_with_clear_400s() {
 
 #[tokio::test]
 async fn unmapped_attributes_are_ignored_or_rejected_by_policy() {
-    let body = json!({"schemas": [USER], "userName": "u@x.com", "title": "Boss", "phoneNumbers": [{"type": "work", "value": "1"}]});
+    let body = json!({"schemas": [USER], "userName": "u@x.com", "emails": [{"type": "work", "value": "u@x.com"}], "title": "Boss", "phoneNumbers": [{"type": "work", "value": "1"}]});
     let s = Stack::start("").await;
     let (st, u) = s.scim(Method::POST, "/Users", Some(body.clone())).await;
     assert_eq!(st, 201, "entra ignores them by default: {u}");

@@ -563,7 +563,27 @@ async fn discovery_publishes_only_what_the_mapping_maps() {
         .iter()
         .filter_map(|a| a["name"].as_str())
         .collect();
-    assert_eq!(names, ["userName", "name", "displayName", "active"]);
+    assert_eq!(
+        names,
+        ["userName", "name", "displayName", "active", "emails"]
+    );
+    let emails = &u["attributes"][4];
+    assert_eq!(emails["required"], true, "the platform needs an e-mail");
+    let subs: Vec<&str> = emails["subAttributes"]
+        .as_array()
+        .expect("subs")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(subs, ["value", "type", "primary"]);
+    assert_eq!(
+        emails["subAttributes"][1]["canonicalValues"],
+        json!(["work"])
+    );
+    assert_eq!(
+        emails["subAttributes"][2]["mutability"], "readOnly",
+        "a constant"
+    );
     let display = &u["attributes"][2];
     assert_eq!(display["mutability"], "readOnly", "a template is read-only");
     let (_, rt) = s.scim(Method::GET, "/ResourceTypes/User", None).await;

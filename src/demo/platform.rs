@@ -275,8 +275,13 @@ impl Platform {
     pub fn seed_users(&self, n: usize) -> Vec<u64> {
         let now = Stamp::now();
         let mut store = self.shared.write();
-        let users = &mut store.users;
+        let Store {
+            users,
+            usernames: store_usernames,
+            ..
+        } = &mut *store;
         users.reserve(n);
+        store_usernames.reserve(n);
         let mut ids = Vec::with_capacity(n);
         for _ in 0..n {
             let id = users.next_id();
@@ -287,8 +292,10 @@ impl Platform {
                     format!("user{id}-{attempt}@example.com")
                 };
                 let key = email.clone(); // Already in folded (lower-case) form.
+                let username = email.clone();
                 let inserted = users.insert(key, |id| User {
                     id,
+                    username,
                     email,
                     first_name: "User".to_owned(),
                     last_name: id.to_string(),
@@ -298,6 +305,7 @@ impl Platform {
                     updated_at: now.clone(),
                 });
                 if let Ok(user) = inserted {
+                    store_usernames.insert(fold(&user.username).into_owned(), user.id);
                     ids.push(user.id);
                     break;
                 }
@@ -691,7 +699,7 @@ impl Shared {
         let query = request.uri().query();
         match route {
             Route::Users => match method {
-                Method::GET => self.list(query, "email", |store| &store.users),
+                Method::GET => self.list_users(query),
                 Method::POST => self.create_user(&read_body(request).await?),
                 _ => not_allowed(&ALLOW_COLLECTION),
             },
@@ -762,6 +770,47 @@ impl Shared {
         ))
     }
 
+    /// `GET /api/v1/users`: like any list, plus `?username=` (one lookup in its index).
+    fn list_users(&self, query: Option<&str>) -> Reply {
+        let username = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .filter(|(k, _)| k == "username")
+            .last()
+            .map(|(_, v)| fold(&v).into_owned());
+        let Some(username) = username else {
+            return self.list(query, "email", |store| &store.users);
+        };
+        let parsed = ListQuery::parse(query, "email")?;
+        let store = self.read();
+        let hit = store
+            .usernames
+            .get(&username)
+            .and_then(|id| store.users.get(*id))
+            .filter(|u| {
+                parsed
+                    .key
+                    .as_deref()
+                    .is_none_or(|e| fold(&u.email) == fold(e))
+                    && parsed
+                        .external_ref
+                        .as_deref()
+                        .is_none_or(|r| u.external_ref.as_deref() == Some(r))
+            });
+        let total = usize::from(hit.is_some());
+        let records: Vec<Arc<User>> = hit
+            .into_iter()
+            .skip(parsed.paging.offset())
+            .take(parsed.paging.limit())
+            .collect();
+        Ok(json(
+            StatusCode::OK,
+            &Listing {
+                data: Records(&records),
+                meta: parsed.paging.meta(total),
+            },
+            320,
+        ))
+    }
+
     fn get<T: Record>(&self, id: u64, table: fn(&Store) -> &Table<T>) -> Reply {
         let record = table(&self.read()).get(id).ok_or(ApiError::NotFound)?;
         Ok(json(StatusCode::OK, &Data { data: &*record }, 320))
@@ -770,9 +819,14 @@ impl Shared {
     fn create_user(&self, body: &[u8]) -> Reply {
         let mut patch = UserPatch::parse(body, Shape::Full)?;
         let email = patch.email.take().ok_or_else(|| required("email"))?;
+        let username = patch
+            .username
+            .take()
+            .unwrap_or_else(|| Keyed::new(email.value.clone()));
         let now = Stamp::now();
         let mut user = User {
             id: 0,
+            username: username.value,
             email: email.value,
             first_name: String::new(),
             last_name: String::new(),
@@ -782,23 +836,57 @@ impl Shared {
             updated_at: now,
         };
         patch.apply(&mut user);
-        let user = self
-            .write()
+        let mut store = self.write();
+        if store.users.by_key.contains_key(&email.key) {
+            return Err(ApiError::Conflict(User::TAKEN));
+        }
+        if store.usernames.contains_key(&username.key) {
+            return Err(ApiError::Conflict("username_taken"));
+        }
+        let user = store
             .users
             .insert(email.key, |id| User { id, ..user })
             .map_err(|_| ApiError::Conflict(User::TAKEN))?;
+        store.usernames.insert(username.key, user.id);
         Ok(json(StatusCode::CREATED, &Data { data: &*user }, 320))
     }
 
     /// PUT (`Shape::Full`: missing fields reset to defaults) or PATCH (`Shape::Partial`). The body
     /// is validated before the user is looked up, so an invalid body on an unknown id is a 422.
     async fn update_user(&self, id: u64, shape: Shape, request: Request<Incoming>) -> Reply {
-        let patch = UserPatch::parse(&read_body(request).await?, shape)?;
+        let mut patch = UserPatch::parse(&read_body(request).await?, shape)?;
         let key = patch.email.as_ref().map(|email| email.key.clone());
-        let user = self
-            .write()
+        let mut store = self.write();
+        let old_username = store
             .users
-            .update(id, key, |user| patch.apply(user))?;
+            .get(id)
+            .map(|u| fold(&u.username).into_owned())
+            .ok_or(ApiError::NotFound)?;
+        if shape == Shape::Full && patch.username.is_none() {
+            // PUT resets what it leaves out: the user name falls back to the e-mail.
+            patch.username = patch.email.as_ref().map(|e| Keyed::new(e.value.clone()));
+        }
+        let email_taken = key.as_ref().is_some_and(|k| {
+            store
+                .users
+                .by_key
+                .get(k)
+                .is_some_and(|holder| *holder != id)
+        });
+        if email_taken {
+            return Err(ApiError::Conflict(User::TAKEN));
+        }
+        let new_username = patch.username.as_ref().map(|u| u.key.clone());
+        if let Some(k) = new_username.as_ref().filter(|k| **k != old_username) {
+            if store.usernames.contains_key(k) {
+                return Err(ApiError::Conflict("username_taken"));
+            }
+        }
+        let user = store.users.update(id, key, |user| patch.apply(user))?;
+        if let Some(k) = new_username.filter(|k| *k != old_username) {
+            store.usernames.remove(&old_username);
+            store.usernames.insert(k, id);
+        }
         Ok(json(StatusCode::OK, &Data { data: &*user }, 320))
     }
 
@@ -896,6 +984,7 @@ enum Status {
 #[derive(Debug, Clone, Serialize)]
 struct User {
     id: u64,
+    username: String,
     email: String,
     first_name: String,
     last_name: String,
@@ -951,6 +1040,8 @@ impl Record for Group {
 struct Store {
     users: Table<User>,
     groups: Table<Group>,
+    /// Users by folded `username` (unique, like the e-mail).
+    usernames: HashMap<String, u64>,
 }
 
 impl Store {
@@ -990,6 +1081,7 @@ impl Store {
     /// Deletes a user and its memberships: `O(g log n)` for a user in `g` groups.
     fn delete_user(&mut self, id: u64) -> Result<(), ApiError> {
         let row = self.users.remove(id).ok_or(ApiError::NotFound)?;
+        self.usernames.remove(&*fold(&row.record.username));
         for group_id in &row.links {
             if let Some(group) = self.groups.rows.get_mut(group_id) {
                 group.links.remove(&id);
@@ -1335,6 +1427,17 @@ fn email(value: Value) -> Result<Keyed, &'static str> {
     }
 }
 
+/// A user name: any non-empty string of at most 256 characters. Stored as given.
+fn username(value: Value) -> Result<Keyed, &'static str> {
+    match value {
+        Value::String(name) if name.trim().is_empty() => Err("must not be empty"),
+        Value::String(name) if name.chars().count() > 256 => Err("too long"),
+        Value::String(name) => Ok(Keyed::new(name)),
+        Value::Null => Err("required"),
+        _ => Err("must be a string"),
+    }
+}
+
 fn status(value: Value) -> Result<Status, &'static str> {
     match value.as_str() {
         Some("active") => Ok(Status::Active),
@@ -1366,6 +1469,7 @@ fn unknown_field(field: &str) -> &'static str {
 /// A validated user body: `None` leaves a field alone.
 #[derive(Debug, Default)]
 struct UserPatch {
+    username: Option<Keyed>,
     email: Option<Keyed>,
     first_name: Option<String>,
     last_name: Option<String>,
@@ -1379,6 +1483,7 @@ impl UserPatch {
         let mut problems = Problems::default();
         for (field, value) in json_object(body)? {
             match field.as_str() {
+                "username" => problems.take(&mut patch.username, field, username(value)),
                 "email" => problems.take(&mut patch.email, field, email(value)),
                 "first_name" => problems.take(&mut patch.first_name, field, string(value)),
                 "last_name" => problems.take(&mut patch.last_name, field, string(value)),
@@ -1404,6 +1509,9 @@ impl UserPatch {
     }
 
     fn apply(self, user: &mut User) {
+        if let Some(username) = self.username {
+            user.username = username.value;
+        }
         if let Some(email) = self.email {
             user.email = email.value;
         }

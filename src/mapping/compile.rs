@@ -1628,6 +1628,8 @@ fn published_schema(full: &ResourceSchema, attrs: &[AttrMap], members: bool) -> 
         subs: BTreeMap<String, bool>,
         read_only: bool,
         canonical: BTreeMap<String, Vec<String>>,
+        /// The platform needs it: published as required, with the sub-attribute it needs.
+        required: Option<Option<String>>,
     }
     let key_of = |m: &AttrMap| {
         (
@@ -1665,6 +1667,9 @@ fn published_schema(full: &ResourceSchema, attrs: &[AttrMap], members: bool) -> 
         let ext = m.extension.clone().unwrap_or_default().to_ascii_lowercase();
         let entry = keep.entry((ext, m.attr.to_ascii_lowercase())).or_default();
         let ro = m.write.is_none();
+        if m.required {
+            entry.required = Some(m.sub.as_ref().map(|s| s.to_ascii_lowercase()));
+        }
         match &m.sub {
             Some(s) => {
                 let e = entry.subs.entry(s.to_ascii_lowercase()).or_insert(ro);
@@ -1675,11 +1680,10 @@ fn published_schema(full: &ResourceSchema, attrs: &[AttrMap], members: bool) -> 
         for (sub, v) in &m.filter_eqs {
             entry.subs.entry(sub.to_ascii_lowercase()).or_insert(false);
             if let Value::String(s) = v {
-                entry
-                    .canonical
-                    .entry(sub.to_ascii_lowercase())
-                    .or_default()
-                    .push(s.clone());
+                let values = entry.canonical.entry(sub.to_ascii_lowercase()).or_default();
+                if !values.contains(s) {
+                    values.push(s.clone());
+                }
             }
         }
     }
@@ -1705,6 +1709,16 @@ fn published_schema(full: &ResourceSchema, attrs: &[AttrMap], members: bool) -> 
             let Some(k) = keep.get(&(ext.to_owned(), a.name.to_ascii_lowercase())) else {
                 continue;
             };
+            if let Some(sub) = &k.required {
+                a.required = true;
+                if let Some(sub) = sub {
+                    for s in &mut a.sub_attributes {
+                        if s.name.eq_ignore_ascii_case(sub) {
+                            s.required = true;
+                        }
+                    }
+                }
+            }
             if a.sub_attributes.is_empty() {
                 if k.read_only {
                     a.mutability = Mutability::ReadOnly;

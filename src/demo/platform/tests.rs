@@ -266,6 +266,7 @@ async fn user_crud_happy_path() {
         keys,
         [
             "id",
+            "username",
             "email",
             "first_name",
             "last_name",
@@ -1540,4 +1541,72 @@ fn stamps_move_forward_even_within_one_millisecond() {
 #[cfg(debug_assertions)]
 fn asking_for_an_unknown_pattern_panics_in_debug_builds() {
     Platform::new(KEY).calls().get("GET", "/api/v1/user/{id}");
+}
+
+#[tokio::test]
+async fn usernames_default_to_the_email_are_unique_and_filterable() {
+    let h = Harness::start().await;
+    let (status, body) = h.post("/api/v1/users", json!({ "email": "a@x.io" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["data"]["username"], "a@x.io", "defaults to the e-mail");
+    let (status, body) = h
+        .post(
+            "/api/v1/users",
+            json!({ "email": "b@x.io", "username": "Bee" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        h.post(
+            "/api/v1/users",
+            json!({ "email": "c@x.io", "username": "BEE" })
+        )
+        .await,
+        (StatusCode::CONFLICT, json!({ "error": "username_taken" }))
+    );
+    assert_eq!(
+        h.send(
+            Method::PATCH,
+            "/api/v1/users/1",
+            Some(json!({ "username": "bee" }))
+        )
+        .await,
+        (StatusCode::CONFLICT, json!({ "error": "username_taken" }))
+    );
+    let (_, found) = h.get("/api/v1/users?username=bEE").await;
+    assert_eq!(found["meta"]["total"], 1);
+    assert_eq!(found["data"][0]["email"], "b@x.io");
+    let (_, none) = h.get("/api/v1/users?username=bee&email=a@x.io").await;
+    assert_eq!(none["meta"]["total"], 0, "filters combine");
+    let (status, renamed) = h
+        .send(
+            Method::PATCH,
+            "/api/v1/users/2",
+            Some(json!({ "username": "Queen" })),
+        )
+        .await;
+    assert_eq!(
+        (status, &renamed["data"]["username"]),
+        (StatusCode::OK, &json!("Queen"))
+    );
+    assert_eq!(
+        h.get("/api/v1/users?username=bee").await.1["meta"]["total"],
+        0,
+        "old name freed"
+    );
+    assert_eq!(
+        h.send(Method::DELETE, "/api/v1/users/2", None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, _) = h
+        .post(
+            "/api/v1/users",
+            json!({ "email": "q@x.io", "username": "queen" }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a deleted user's name is free again"
+    );
 }

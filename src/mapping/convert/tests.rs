@@ -16,7 +16,7 @@ fn demo() -> Mapping {
 }
 
 fn platform_user() -> Value {
-    json!({"id": 17, "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace",
+    json!({"id": 17, "username": "ada@example.com", "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace",
            "status": "disabled", "external_ref": "ext-1",
            "created_at": "2026-11-29T06:00:00Z", "updated_at": "2026-11-29T07:00:00Z"})
 }
@@ -58,13 +58,42 @@ fn scim_users_write_as_platform_bodies_with_lowercased_email() {
     let body = to_platform(users, &scim, Purpose::Create).expect("body");
     assert_eq!(
         body,
-        json!({"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "status": "active"})
+        json!({"username": "Ada@Example.COM", "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "status": "active"})
     );
+}
+
+/// A mapping where userName and the work e-mail share one platform field (an e-mail-only platform).
+fn alias_mapping() -> Mapping {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = r#"
+[platform]
+base_url = "http://127.0.0.1:1"
+[users]
+id_type = "integer"
+[users.read]
+path = "/u/{id}"
+[[users.attributes]]
+scim = "userName"
+field = "email"
+lowercase = true
+required = true
+[[users.attributes]]
+scim = 'emails[type eq "work"].value'
+field = "email"
+lowercase = true
+[[users.attributes]]
+scim = "name.givenName"
+field = "first"
+"#;
+    let path = dir.path().join("m.toml");
+    std::fs::write(&path, text).expect("write");
+    compile::load(&path, &|_| None, None).unwrap_or_else(|e| panic!("alias mapping: {e:?}"))
 }
 
 #[test]
 fn differing_values_for_one_field_are_refused_naming_both() {
-    let m = demo();
+    let m = alias_mapping();
     let users = m.users.as_ref().expect("users");
     let scim = json!({"userName": "a@x.com", "emails": [{"type": "work", "value": "b@x.com"}]});
     let e = to_platform(users, &scim, Purpose::Create).expect_err("conflict");
@@ -74,57 +103,48 @@ fn differing_values_for_one_field_are_refused_naming_both() {
         e.detail
     );
     assert!(e.detail.contains("`email`"), "{}", e.detail);
-}
-
-#[test]
-fn a_missing_required_value_is_a_400_that_says_how_to_fix_it() {
-    let m = demo();
-    let users = m.users.as_ref().expect("users");
-    let e = to_platform(
-        users,
-        &json!({"name": {"givenName": "Ada"}}),
-        Purpose::Create,
-    )
-    .expect_err("no email");
-    assert_eq!(e.status, 400);
-    assert!(
-        e.detail.contains("userName is required by the platform"),
-        "{}",
-        e.detail
+    let agree = json!({"userName": "A@x.com", "emails": [{"type": "work", "value": "a@X.com"}]});
+    assert_eq!(
+        to_platform(users, &agree, Purpose::Create).expect("agree"),
+        json!({"email": "a@x.com"})
     );
-    // defaults apply on create
-    let body = to_platform(users, &json!({"userName": "a@x.com"}), Purpose::Create).expect("ok");
-    assert_eq!(body["status"], "active");
 }
 
 #[test]
-fn diff_sends_only_changed_fields_and_the_changed_alias_wins() {
-    let m = demo();
+fn in_a_diff_the_changed_alias_wins() {
+    let m = alias_mapping();
     let users = m.users.as_ref().expect("users");
-    let old = to_scim(users, &platform_user()).expect("converts").scim;
+    let old = to_scim(users, &json!({"id": 1, "email": "a@x.com", "first": "A"}))
+        .expect("reads")
+        .scim;
+    assert_eq!(old["userName"], "a@x.com");
+    assert_eq!(old["emails"][0]["value"], "a@x.com");
     let mut new = old.clone();
-    new["emails"][0]["value"] = json!("New@Example.com");
-    new["active"] = json!(true);
-    let d = diff(users, &old, &new).expect("diff");
+    new["emails"][0]["value"] = json!("New@x.com");
     assert_eq!(
-        Value::Object(d),
-        json!({"email": "new@example.com", "status": "active"})
+        Value::Object(diff(users, &old, &new).expect("diff")),
+        json!({"email": "new@x.com"})
     );
-    assert!(diff(users, &old, &old).expect("no change").is_empty());
-    let mut cleared = old.clone();
-    cleared["name"]
-        .as_object_mut()
-        .expect("name")
-        .remove("givenName");
-    assert_eq!(
-        Value::Object(diff(users, &old, &cleared).expect("clear")),
-        json!({"first_name": ""})
+    new["userName"] = json!("other@x.com");
+    assert!(
+        diff(users, &old, &new).is_err(),
+        "both changed, differently"
     );
-    let mut no_user = old.clone();
-    no_user.as_object_mut().expect("obj").remove("userName");
-    no_user.as_object_mut().expect("obj").remove("emails");
-    let e = diff(users, &old, &no_user).expect_err("required");
-    assert!(e.detail.contains("cannot be removed"), "{}", e.detail);
+}
+
+#[test]
+fn an_alias_is_not_published() {
+    let m = alias_mapping();
+    let users = m.users.as_ref().expect("users");
+    let names: Vec<&str> = users
+        .published
+        .core
+        .attributes
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(names, ["userName", "name"]);
+    assert!(users.published.core.attributes[0].required);
 }
 
 #[test]
@@ -191,4 +211,60 @@ fn ids_are_checked_against_the_platform_id_type() {
         parse_id(IdType::String, "a/b").map(|p| p.text),
         Some("a/b".to_owned())
     );
+}
+
+#[test]
+fn a_missing_required_value_is_a_400_that_says_how_to_fix_it() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let e = to_platform(
+        users,
+        &json!({"userName": "ada", "name": {"givenName": "Ada"}}),
+        Purpose::Create,
+    )
+    .expect_err("no email");
+    assert_eq!(e.status, 400);
+    assert!(
+        e.detail
+            .contains("emails[type eq \"work\"].value is required by the platform"),
+        "{}",
+        e.detail
+    );
+    // defaults apply on create
+    let body = to_platform(
+        users,
+        &json!({"userName": "a", "emails": [{"type": "work", "value": "a@x.com"}]}),
+        Purpose::Create,
+    )
+    .expect("ok");
+    assert_eq!(body["status"], "active");
+}
+
+#[test]
+fn diff_sends_only_changed_fields_and_clears_with_the_mappings_clear_value() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let old = to_scim(users, &platform_user()).expect("converts").scim;
+    let mut new = old.clone();
+    new["emails"][0]["value"] = json!("New@Example.com");
+    new["active"] = json!(true);
+    let d = diff(users, &old, &new).expect("diff");
+    assert_eq!(
+        Value::Object(d),
+        json!({"email": "new@example.com", "status": "active"})
+    );
+    assert!(diff(users, &old, &old).expect("no change").is_empty());
+    let mut cleared = old.clone();
+    cleared["name"]
+        .as_object_mut()
+        .expect("name")
+        .remove("givenName");
+    assert_eq!(
+        Value::Object(diff(users, &old, &cleared).expect("clear")),
+        json!({"first_name": ""})
+    );
+    let mut no_email = old.clone();
+    no_email.as_object_mut().expect("obj").remove("emails");
+    let e = diff(users, &old, &no_email).expect_err("required");
+    assert!(e.detail.contains("cannot be removed"), "{}", e.detail);
 }
