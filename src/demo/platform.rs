@@ -877,10 +877,10 @@ impl Shared {
             return Err(ApiError::Conflict(User::TAKEN));
         }
         let new_username = patch.username.as_ref().map(|u| u.key.clone());
-        if let Some(k) = new_username.as_ref().filter(|k| **k != old_username) {
-            if store.usernames.contains_key(k) {
-                return Err(ApiError::Conflict("username_taken"));
-            }
+        if let Some(k) = new_username.as_ref().filter(|k| **k != old_username)
+            && store.usernames.contains_key(k)
+        {
+            return Err(ApiError::Conflict("username_taken"));
         }
         let user = store.users.update(id, key, |user| patch.apply(user))?;
         if let Some(k) = new_username.filter(|k| *k != old_username) {
