@@ -52,6 +52,7 @@ impl Runtime {
             max_page_size: config.scim.max_page_size,
             unmapped: config.scim.unmapped_attributes,
             group_patch_response: config.scim.group_patch_response,
+            unknown_members: config.scim.unknown_members,
             filter: normalizer.filter_options(),
             upsert_filtered_replace: normalizer.upsert_filtered_replace(),
         };

@@ -202,6 +202,8 @@ pub struct Scim {
     pub unmapped_attributes: Unmapped,
     /// What a group PATCH answers.
     pub group_patch_response: GroupPatchResponse,
+    /// Policy for member ids that name no user of the platform.
+    pub unknown_members: Unmapped,
 }
 
 /// Log output format.
@@ -831,6 +833,19 @@ impl Validator<'_> {
                 Unmapped::Ignore
             }
         };
+        let unknown_members = match r.unknown_members.as_deref() {
+            None if strict => Unmapped::Reject,
+            None | Some("ignore") => Unmapped::Ignore,
+            Some("reject") => Unmapped::Reject,
+            Some(other) => {
+                self.err(
+                    "scim.unknown_members",
+                    Some(format!("{other:?}")),
+                    "expected \"ignore\" or \"reject\"",
+                );
+                Unmapped::Ignore
+            }
+        };
         let group_patch_response = match r.group_patch_response.as_deref() {
             None if profile == crate::normalize::Profile::Entra => GroupPatchResponse::NoContent,
             None | Some("resource") => GroupPatchResponse::Resource,
@@ -866,6 +881,7 @@ impl Validator<'_> {
             lowercase_attributes,
             unmapped_attributes,
             group_patch_response,
+            unknown_members,
         })
     }
 

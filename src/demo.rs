@@ -20,10 +20,10 @@
 //! | `POST /api/v1/groups/{id}/members` `{"user_id":17}` | 201 | 404, 409 `already_member`, 422 `unknown user` |
 //! | `DELETE /api/v1/groups/{id}/members/{user_id}` | 204 | 404 when not a member |
 //!
-//! A user is `{"id","username","email","first_name","last_name","status":"active"|"disabled",
-//! "external_ref","created_at","updated_at"}` (`username` defaults to the e-mail; it was added to
-//! the API of architecture.md §5 so that SCIM `userName` round-trips, see
-//! docs/design/demo-platform.md); a group is `{"id","name","external_ref","created_at","updated_at"}`.
+//! A user is `{"id","username","email","first_name","last_name","display_name",
+//! "status":"active"|"disabled","external_ref","created_at","updated_at"}` (`username`, which
+//! defaults to the e-mail, and `display_name` were added to the API of architecture.md §5 so that
+//! SCIM `userName` and `displayName` round-trip, see docs/design/demo-platform.md); a group is `{"id","name","external_ref","created_at","updated_at"}`.
 //! Emails and group names are unique case-insensitively and stored as given; lists are in
 //! ascending id order; `per_page` defaults to 25 and is clamped to 100.
 //!
@@ -174,10 +174,15 @@ pub fn load_config(
         PLATFORM_KEY_ENV => Some(platform_key.clone()),
         _ => None,
     };
+    // SCIM_SIDECAR_<SECTION>__<KEY> overrides apply to the demo too; the command line wins.
+    let mut all: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| !vars.iter().any(|(d, _)| d == k))
+        .collect();
+    all.extend(vars);
     config::load(
         &dir.path.join("sidecar.toml"),
         &Sources {
-            overrides: EnvOverrides::from_vars(vars),
+            overrides: EnvOverrides::from_vars(all),
             env: &env,
             platform_base_url: Some(platform_url),
         },

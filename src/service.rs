@@ -33,6 +33,8 @@ pub struct Settings {
     pub unmapped: Unmapped,
     /// What a group PATCH answers.
     pub group_patch_response: GroupPatchResponse,
+    /// What to do with member ids that name no user.
+    pub unknown_members: Unmapped,
     /// Filter parsing options (e.g. Entra's unquoted values).
     pub filter: FilterOptions,
     /// `upsert_filtered_replace` for PATCH (Entra: a replace on an unmatched value path creates it).

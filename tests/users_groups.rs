@@ -17,6 +17,7 @@ fn user(user_name: &str, given: &str, family: &str) -> Value {
         "schemas": [USER],
         "userName": user_name,
         "name": {"givenName": given, "familyName": family},
+        "displayName": format!("{given} {family}"),
         "emails": [{"type": "work", "value": user_name, "primary": true}],
         "active": true,
         "externalId": format!("ext-{given}"),
@@ -575,17 +576,20 @@ async fn discovery_publishes_only_what_the_mapping_maps() {
         .iter()
         .filter_map(|a| a["name"].as_str())
         .collect();
-    assert_eq!(subs, ["value", "type", "primary"]);
+    assert_eq!(subs, ["value", "type"]);
     assert_eq!(
         emails["subAttributes"][1]["canonicalValues"],
         json!(["work"])
     );
     assert_eq!(
-        emails["subAttributes"][2]["mutability"], "readOnly",
-        "a constant"
+        emails["subAttributes"][1]["required"], true,
+        "the element must be the work one"
     );
-    let display = &u["attributes"][2];
-    assert_eq!(display["mutability"], "readOnly", "a template is read-only");
+    assert_eq!(u["attributes"][2]["mutability"], "readWrite");
+    assert_eq!(
+        u["attributes"][3]["required"], true,
+        "every platform user has a status"
+    );
     let (_, rt) = s.scim(Method::GET, "/ResourceTypes/User", None).await;
     assert!(rt.get("schemaExtensions").is_none());
     s.stop().await;

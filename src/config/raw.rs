@@ -92,6 +92,7 @@ pub struct Scim {
     pub profile: Option<String>,
     pub lowercase_attributes: Option<Vec<String>>,
     pub unmapped_attributes: Option<String>,
+    pub unknown_members: Option<String>,
     pub group_patch_response: Option<String>,
     pub default_page_size: Option<u64>,
     pub max_page_size: Option<u64>,

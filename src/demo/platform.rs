@@ -299,6 +299,7 @@ impl Platform {
                     email,
                     first_name: "User".to_owned(),
                     last_name: id.to_string(),
+                    display_name: format!("User {id}"),
                     status: Status::Active,
                     external_ref: None,
                     created_at: now.clone(),
@@ -830,6 +831,7 @@ impl Shared {
             email: email.value,
             first_name: String::new(),
             last_name: String::new(),
+            display_name: String::new(),
             status: Status::Active,
             external_ref: None,
             created_at: now.clone(),
@@ -988,6 +990,7 @@ struct User {
     email: String,
     first_name: String,
     last_name: String,
+    display_name: String,
     status: Status,
     external_ref: Option<String>,
     created_at: Stamp,
@@ -1473,6 +1476,7 @@ struct UserPatch {
     email: Option<Keyed>,
     first_name: Option<String>,
     last_name: Option<String>,
+    display_name: Option<String>,
     status: Option<Status>,
     external_ref: Option<Option<String>>,
 }
@@ -1487,6 +1491,7 @@ impl UserPatch {
                 "email" => problems.take(&mut patch.email, field, email(value)),
                 "first_name" => problems.take(&mut patch.first_name, field, string(value)),
                 "last_name" => problems.take(&mut patch.last_name, field, string(value)),
+                "display_name" => problems.take(&mut patch.display_name, field, string(value)),
                 "status" => problems.take(&mut patch.status, field, status(value)),
                 "external_ref" => {
                     problems.take(&mut patch.external_ref, field, nullable_string(value));
@@ -1501,6 +1506,7 @@ impl UserPatch {
             problems.require(&patch.email, "email");
             patch.first_name.get_or_insert_with(String::new);
             patch.last_name.get_or_insert_with(String::new);
+            patch.display_name.get_or_insert_with(String::new);
             patch.status.get_or_insert(Status::Active);
             patch.external_ref.get_or_insert(None);
         }
@@ -1520,6 +1526,9 @@ impl UserPatch {
         }
         if let Some(last_name) = self.last_name {
             user.last_name = last_name;
+        }
+        if let Some(display_name) = self.display_name {
+            user.display_name = display_name;
         }
         if let Some(status) = self.status {
             user.status = status;

@@ -1486,6 +1486,7 @@ impl Compiler<'_> {
                     } else {
                         m.not_member
                     },
+                    unknown_member: m.unknown_member,
                 })))
             }
             "embedded" => {
@@ -1628,8 +1629,9 @@ fn published_schema(full: &ResourceSchema, attrs: &[AttrMap], members: bool) -> 
         subs: BTreeMap<String, bool>,
         read_only: bool,
         canonical: BTreeMap<String, Vec<String>>,
-        /// The platform needs it: published as required, with the sub-attribute it needs.
-        required: Option<Option<String>>,
+        /// The platform needs it: published as required, with the sub-attributes it needs
+        /// (the mapped one, and those its value filter selects on).
+        required: Option<Vec<String>>,
     }
     let key_of = |m: &AttrMap| {
         (
@@ -1668,7 +1670,9 @@ fn published_schema(full: &ResourceSchema, attrs: &[AttrMap], members: bool) -> 
         let entry = keep.entry((ext, m.attr.to_ascii_lowercase())).or_default();
         let ro = m.write.is_none();
         if m.required {
-            entry.required = Some(m.sub.as_ref().map(|s| s.to_ascii_lowercase()));
+            let mut subs: Vec<String> = m.sub.iter().map(|s| s.to_ascii_lowercase()).collect();
+            subs.extend(m.filter_eqs.iter().map(|(s, _)| s.to_ascii_lowercase()));
+            entry.required = Some(subs);
         }
         match &m.sub {
             Some(s) => {
@@ -1709,13 +1713,11 @@ fn published_schema(full: &ResourceSchema, attrs: &[AttrMap], members: bool) -> 
             let Some(k) = keep.get(&(ext.to_owned(), a.name.to_ascii_lowercase())) else {
                 continue;
             };
-            if let Some(sub) = &k.required {
+            if let Some(subs) = &k.required {
                 a.required = true;
-                if let Some(sub) = sub {
-                    for s in &mut a.sub_attributes {
-                        if s.name.eq_ignore_ascii_case(sub) {
-                            s.required = true;
-                        }
+                for s in &mut a.sub_attributes {
+                    if subs.iter().any(|r| s.name.eq_ignore_ascii_case(r)) {
+                        s.required = true;
                     }
                 }
             }

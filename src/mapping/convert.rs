@@ -568,10 +568,13 @@ pub fn uncovered(map: &ResourceMap, scim: &Value) -> Vec<String> {
                         continue;
                     }
                     for (k, sv) in obj {
-                        let covered = selecting.iter().any(|m| {
-                            m.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(k))
-                                || m.filter_eqs.iter().any(|(s, _)| s.eq_ignore_ascii_case(k))
-                        });
+                        // `primary` marks the element the mapping selects as the main one; the
+                        // platform holds that one element, so it is implied, not stored.
+                        let covered = k.eq_ignore_ascii_case("primary")
+                            || selecting.iter().any(|m| {
+                                m.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(k))
+                                    || m.filter_eqs.iter().any(|(s, _)| s.eq_ignore_ascii_case(k))
+                            });
                         if !covered && present(sv) {
                             out.push(format!("{prefix}{attr}.{k}"));
                         }

@@ -306,6 +306,8 @@ pub struct MemberCalls {
     pub already_member: Vec<u16>,
     /// Statuses of `remove` that mean "not a member" (treated as success).
     pub not_member: Vec<u16>,
+    /// Statuses of `add` that mean "no such user" (see `[scim] unknown_members`).
+    pub unknown_member: Vec<u16>,
 }
 
 /// Where group membership lives.

@@ -182,6 +182,8 @@ pub struct Members {
     pub already_member: Vec<u16>,
     #[serde(default)]
     pub not_member: Vec<u16>,
+    #[serde(default)]
+    pub unknown_member: Vec<u16>,
     pub field: Option<String>,
     pub item_field: Option<String>,
     pub user_field: Option<String>,

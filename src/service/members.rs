@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 
+use crate::config::Unmapped;
 use crate::error::Error;
 use crate::mapping::convert;
 use crate::mapping::model::{IdType, MemberSpec, ResourceMap};
@@ -68,34 +69,44 @@ pub async fn fetch<T: Transport>(
 }
 
 /// The SCIM User ids named by `members` values (objects with `value`, or bare ids), checked
-/// against the users' id type.
-pub fn member_ids(id_type: IdType, values: &[Value]) -> Result<Vec<PlatformId>, Error> {
-    values
-        .iter()
-        .map(|v| {
-            let id = match v {
-                Value::Object(o) => o
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("value"))
-                    .map(|(_, v)| v),
-                other => Some(other),
-            };
-            let text = match id {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => {
-                    return Err(Error::Client(ScimError::invalid_value(format!(
-                        "a member needs a \"value\" holding a User id; got {v}"
-                    ))));
-                }
-            };
-            convert::parse_id(id_type, &text).ok_or_else(|| {
-                Error::Client(ScimError::invalid_value(format!(
+/// against the users' id type. An id that cannot name a user (`"abc"` for integer ids) is a 400
+/// under `unknown_members = "reject"`, and skipped with a warning under `"ignore"`.
+pub fn member_ids(
+    id_type: IdType,
+    values: &[Value],
+    unknown: Unmapped,
+) -> Result<Vec<PlatformId>, Error> {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        let id = match v {
+            Value::Object(o) => o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                .map(|(_, v)| v),
+            other => Some(other),
+        };
+        let text = match id {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                return Err(Error::Client(ScimError::invalid_value(format!(
+                    "a member needs a \"value\" holding a User id; got {v}"
+                ))));
+            }
+        };
+        match (convert::parse_id(id_type, &text), unknown) {
+            (Some(id), _) => out.push(id),
+            (None, Unmapped::Ignore) => {
+                tracing::warn!(member = %text, "a member id that names no user of the platform was ignored");
+            }
+            (None, Unmapped::Reject) => {
+                return Err(Error::Client(ScimError::invalid_value(format!(
                     "member {text:?} is not a User id of this platform"
-                )))
-            })
-        })
-        .collect()
+                ))));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +179,18 @@ async fn one<T: Transport>(
             }
             if already.contains(&reply.status.as_u16()) {
                 return Ok(false);
+            }
+            if change == Change::Add && c.unknown_member.contains(&reply.status.as_u16()) {
+                return match ctx.settings.unknown_members {
+                    Unmapped::Ignore => {
+                        tracing::warn!(group = %group.text, member = %member.text, "a member that names no user of the platform was ignored");
+                        Ok(false)
+                    }
+                    Unmapped::Reject => Err(Error::Client(ScimError::invalid_value(format!(
+                        "member {:?} does not name a user of this platform",
+                        member.text
+                    )))),
+                };
             }
             Err(crate::mapping::errors::classify(
                 &ctx.mapping.errors,

@@ -174,7 +174,11 @@ pub async fn create<T: Transport>(
     let v = validate::validate(body, &map.schema, Mode::Create, unknown_policy(ctx), None)?;
     check_unmapped(ctx, map, &v.resource, &v.ignored)?;
     let member_ids = if kind == ResourceKind::Group {
-        members::member_ids(ctx.member_id_type(), &members_in(&v.resource))?
+        members::member_ids(
+            ctx.member_id_type(),
+            &members_in(&v.resource),
+            ctx.settings.unknown_members,
+        )?
     } else {
         Vec::new()
     };
@@ -257,7 +261,11 @@ pub async fn replace<T: Transport>(
     let v = validate::validate(body, &map.schema, Mode::Replace, unknown_policy(ctx), None)?;
     check_unmapped(ctx, map, &v.resource, &v.ignored)?;
     let wanted = if kind == ResourceKind::Group {
-        members::member_ids(ctx.member_id_type(), &members_in(&v.resource))?
+        members::member_ids(
+            ctx.member_id_type(),
+            &members_in(&v.resource),
+            ctx.settings.unknown_members,
+        )?
     } else {
         Vec::new()
     };
@@ -444,7 +452,11 @@ pub async fn patch<T: Transport>(
             let mut add = Vec::new();
             let mut remove = Vec::new();
             for (is_add, values) in changes {
-                let ids = members::member_ids(ctx.member_id_type(), &values)?;
+                let ids = members::member_ids(
+                    ctx.member_id_type(),
+                    &values,
+                    ctx.settings.unknown_members,
+                )?;
                 for m in ids {
                     // Operations apply in order: a later remove cancels an earlier add and vice versa.
                     if is_add {
@@ -502,7 +514,11 @@ pub async fn patch<T: Transport>(
         return delete(ctx, kind, id).await;
     }
     let wanted = if kind == ResourceKind::Group {
-        members::member_ids(ctx.member_id_type(), &members_in(&after))?
+        members::member_ids(
+            ctx.member_id_type(),
+            &members_in(&after),
+            ctx.settings.unknown_members,
+        )?
     } else {
         Vec::new()
     };

@@ -270,6 +270,7 @@ async fn user_crud_happy_path() {
             "email",
             "first_name",
             "last_name",
+            "display_name",
             "status",
             "external_ref",
             "created_at",

@@ -16,7 +16,7 @@ fn demo() -> Mapping {
 }
 
 fn platform_user() -> Value {
-    json!({"id": 17, "username": "ada@example.com", "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace",
+    json!({"id": 17, "username": "ada@example.com", "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "display_name": "Ada Lovelace",
            "status": "disabled", "external_ref": "ext-1",
            "created_at": "2026-11-29T06:00:00Z", "updated_at": "2026-11-29T07:00:00Z"})
 }
@@ -34,7 +34,7 @@ fn platform_users_read_as_scim_users() {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "id": "17",
             "userName": "ada@example.com",
-            "emails": [{"type": "work", "value": "ada@example.com", "primary": true}],
+            "emails": [{"type": "work", "value": "ada@example.com"}],
             "name": {"givenName": "Ada", "familyName": "Lovelace"},
             "displayName": "Ada Lovelace",
             "active": false,
