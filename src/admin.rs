@@ -32,6 +32,17 @@ pub fn respond(app: &App, method: &Method, path: &str) -> Response<Full<Bytes>> 
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
     match path {
+        "/metrics" => {
+            let body = app.runtime().metrics.encode();
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            r
+        }
         "/livez" => text(StatusCode::OK, "ok\n"),
         "/readyz" if app.health.is_draining() => {
             text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")

@@ -23,11 +23,13 @@ pub struct Runtime {
     pub service: crate::service::Settings,
     /// The client dialect's normalizer.
     pub normalizer: crate::normalize::Normalizer,
+    /// The process's metrics (shared by every runtime).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Runtime {
     /// Compiles a runtime from a validated configuration.
-    pub fn new(config: Config) -> Runtime {
+    pub fn new(config: Config, metrics: Arc<crate::metrics::Metrics>) -> Runtime {
         // Publish what the mapping maps; without a mapping, the full RFC schemas.
         let types = match &config.scim.mapping {
             Some(m) => [&m.users, &m.groups]
@@ -53,6 +55,7 @@ impl Runtime {
             unmapped: config.scim.unmapped_attributes,
             group_patch_response: config.scim.group_patch_response,
             unknown_members: config.scim.unknown_members,
+            audit: config.audit.clone(),
             filter: normalizer.filter_options(),
             upsert_filtered_replace: normalizer.upsert_filtered_replace(),
         };
@@ -69,6 +72,7 @@ impl Runtime {
             discovery,
             service,
             normalizer,
+            metrics,
         }
     }
 }

@@ -82,6 +82,8 @@ pub struct Config {
     pub scim: Scim,
     /// `[log]`.
     pub log: Log,
+    /// `[audit]`.
+    pub audit: crate::audit::Policy,
 }
 
 /// `[server]`: the SCIM listener and its limits.
@@ -316,6 +318,15 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
     let auth = v.section::<raw::Auth>("auth").map(|r| v.auth(r));
     let scim = v.section::<raw::Scim>("scim").map(|r| v.scim(r));
     let log = v.section::<raw::Log>("log").map(|r| v.log(r));
+    let audit = v.section::<raw::Audit>("audit").map(|r| crate::audit::Policy {
+        enabled: r.enabled.unwrap_or(true),
+        show_values: r
+            .show_values
+            .unwrap_or_else(|| vec!["active".to_owned()])
+            .into_iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect(),
+    });
     // Validate [tls] even when [server] failed, so one run reports both.
     let plain_http = match &server {
         Some(Some(s)) => s.plain_http,
@@ -325,13 +336,14 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
     };
     let tls = tls_raw.and_then(|t| v.tls(t, plain_http));
 
-    match (server, admin, auth, scim, log) {
+    match (server, admin, auth, scim, log, audit) {
         (
             Some(Some(server)),
             Some(Some(admin)),
             Some(Some(auth)),
             Some(Some(scim)),
             Some(Some(log)),
+            Some(audit),
         ) if v.errors.is_empty() => {
             if server.listen == admin.listen && server.listen.port() != 0 {
                 v.errors.push(ConfigError {
@@ -351,6 +363,7 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
                 auth,
                 scim,
                 log,
+                audit,
             })
         }
         _ => Err(ConfigErrors(v.errors)),

@@ -207,6 +207,7 @@ pub async fn explain(
         query: &q,
         body: &body,
         base_url: &rt.config.scim.base_path,
+        who: None,
     };
     let (result, quirks) = resources(rt, mapping, &dry, req).await;
     let response = result.unwrap_or_else(|f| f.into_response());

@@ -39,10 +39,14 @@ where
 {
     let started = Instant::now();
     let rt = app.runtime();
+    let _in_flight = rt.metrics.in_flight();
     let request_id = app.request_ids.for_request(req.headers());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut trace = Trace::default();
+    let mut trace = Trace {
+        request_id: request_id.clone(),
+        ..Trace::default()
+    };
     let timeout = rt.config.server.request_timeout;
     let outcome = match tokio::time::timeout(timeout, serve(&rt, req, conn, &mut trace)).await {
         Ok(outcome) => outcome,
@@ -63,6 +67,9 @@ where
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
     }
+    let (resource, operation) = trace.kind;
+    rt.metrics
+        .request(resource, operation, response.status().as_u16(), started.elapsed());
     access_log(&AccessLine {
         method: &method,
         path: &path,
@@ -88,6 +95,7 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let endpoint = route(rt, req.uri().path())?;
+    trace.kind = classify(&endpoint, req.method());
     trace.principal = Some(authenticate(rt, req.headers())?);
     let (parts, body) = req.into_parts();
     request::check_content_type(&parts.headers)?;
@@ -104,13 +112,51 @@ where
     dispatch(rt, &parts.method, endpoint, &query, &body, &base_url, trace).await
 }
 
+/// The `resource` and `operation` metric labels of a request.
+fn classify(endpoint: &Endpoint, method: &Method) -> (&'static str, &'static str) {
+    let op = |m: &Method| match *m {
+        Method::GET | Method::HEAD => "get",
+        Method::POST => "create",
+        Method::PUT => "replace",
+        Method::PATCH => "patch",
+        Method::DELETE => "delete",
+        _ => "other",
+    };
+    match endpoint {
+        Endpoint::Collection(k) => (
+            k.name(),
+            if *method == Method::GET { "list" } else { op(method) },
+        ),
+        Endpoint::Resource(k, _) => (k.name(), op(method)),
+        Endpoint::Search(Some(k)) => (k.name(), "search"),
+        Endpoint::Search(None) => ("all", "search"),
+        Endpoint::Bulk | Endpoint::Me => ("none", "other"),
+        _ => ("discovery", "discovery"),
+    }
+}
+
 /// What the access log learns while a request is served.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Trace {
+    /// The request id.
+    request_id: String,
+    /// `resource` and `operation` labels for metrics.
+    kind: (&'static str, &'static str),
     /// The token the request authenticated with.
     principal: Option<Principal>,
     /// The normalize rules that fired.
     quirks: crate::normalize::Fired,
+}
+
+impl Default for Trace {
+    fn default() -> Self {
+        Trace {
+            request_id: String::new(),
+            kind: ("none", "other"),
+            principal: None,
+            quirks: Vec::new(),
+        }
+    }
 }
 
 fn route(rt: &Runtime, path: &str) -> Result<Endpoint, Failure> {
@@ -134,6 +180,7 @@ fn route(rt: &Runtime, path: &str) -> Result<Endpoint, Failure> {
 fn authenticate(rt: &Runtime, headers: &http::HeaderMap) -> Result<Principal, Failure> {
     rt.config.auth.tokens.authenticate(headers).map_err(|f| {
         tracing::debug!(reason = f.as_str(), "authentication failed");
+        rt.metrics.auth_failure(f.as_str());
         Failure::from(f.to_error()).with_header(WWW_AUTHENTICATE, f.challenge())
     })
 }
@@ -218,14 +265,23 @@ async fn dispatch(
         Endpoint::Collection(_) | Endpoint::Resource(..) | Endpoint::Search(_) => {
             match rt.config.scim.mapping.as_deref() {
                 Some(m) => {
+                    let token = trace.principal.as_ref().map_or("-", |p| &*p.token_name);
                     let req = ResourceRequest {
                         method,
                         endpoint,
                         query,
                         body,
                         base_url,
+                        who: Some(crate::audit::Who {
+                            request_id: &trace.request_id,
+                            token,
+                        }),
                     };
-                    let (result, quirks) = resources(rt, m, m.backend.as_ref(), req).await;
+                    let observed = crate::service::platform::Observed {
+                        inner: m.backend.as_ref(),
+                        metrics: &rt.metrics,
+                    };
+                    let (result, quirks) = resources(rt, m, &observed, req).await;
                     trace.quirks = quirks;
                     result
                 }
@@ -261,6 +317,8 @@ pub struct ResourceRequest<'a> {
     pub body: &'a Bytes,
     /// The SCIM base URL the client used.
     pub base_url: &'a str,
+    /// The request id and the token name, for the audit log (`None`: no audit, e.g. `explain`).
+    pub who: Option<crate::audit::Who<'a>>,
 }
 
 /// The resource endpoints, served through the mapping and a transport (the platform client, or
@@ -278,6 +336,7 @@ pub async fn resources<T: crate::service::platform::Transport>(
         query,
         body,
         base_url,
+        who,
     } = req;
     let ctx = Ctx {
         mapping,
@@ -286,6 +345,8 @@ pub async fn resources<T: crate::service::platform::Transport>(
         settings: &rt.service,
         normalizer: &rt.normalizer,
         fired: std::sync::Mutex::new(Vec::new()),
+        metrics: &rt.metrics,
+        audit: who,
     };
     let result = async {
         let projection = || {

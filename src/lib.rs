@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod explain;
 pub mod handler;
 pub mod logging;
 pub mod mapping;
+pub mod metrics;
 pub mod normalize;
 pub mod request;
 pub mod respond;
@@ -118,7 +120,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let base_path = config.scim.base_path.clone();
     let shutdown_delay = config.server.shutdown_delay;
     let drain_timeout = config.server.drain_timeout;
-    let app = App::new(Runtime::new(config));
+    let app = App::new(Runtime::new(config, metrics::Metrics::new()));
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let (accept_stop_tx, accept_stop_rx) = watch::channel(false);

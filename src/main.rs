@@ -320,7 +320,7 @@ fn explain(
         Ok(r) => r,
         Err(code) => return code,
     };
-    let runtime_state = scim_sidecar::app::Runtime::new(cfg);
+    let runtime_state = scim_sidecar::app::Runtime::new(cfg, scim_sidecar::metrics::Metrics::new());
     match rt.block_on(scim_sidecar::explain::explain(
         &runtime_state,
         method,

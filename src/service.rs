@@ -37,6 +37,8 @@ pub struct Settings {
     pub unknown_members: Unmapped,
     /// Filter parsing options (e.g. Entra's unquoted values).
     pub filter: FilterOptions,
+    /// Which audit events are emitted and which values they show.
+    pub audit: crate::audit::Policy,
     /// `upsert_filtered_replace` for PATCH (Entra: a replace on an unmatched value path creates it).
     pub upsert_filtered_replace: bool,
 }
@@ -55,6 +57,10 @@ pub struct Ctx<'a, T: Transport> {
     pub normalizer: &'a crate::normalize::Normalizer,
     /// The normalize rules that fired on this request (for the access log).
     pub fired: std::sync::Mutex<crate::normalize::Fired>,
+    /// The process's metrics.
+    pub metrics: &'a crate::metrics::Metrics,
+    /// Who asked, for the audit log (`None`: a dry run, nothing to audit).
+    pub audit: Option<crate::audit::Who<'a>>,
 }
 
 /// A successful resource operation's outcome.

@@ -8,7 +8,9 @@ use figment::value::magic::RelativePathBuf;
 use serde::Deserialize;
 
 /// The top-level sections, in the order the manual documents them.
-pub const SECTIONS: &[&str] = &["server", "tls", "admin", "auth", "scim", "log"];
+pub const SECTIONS: &[&str] = &[
+    "server", "tls", "admin", "auth", "scim", "log", "audit", "reload",
+];
 
 /// A value written either as a string (`"1MiB"`, `"10s"`) or as a bare number.
 #[derive(Debug, Clone, Deserialize)]
@@ -104,4 +106,12 @@ pub struct Scim {
 pub struct Log {
     pub format: Option<String>,
     pub level: Option<String>,
+}
+
+/// `[audit]`: the audit log.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    pub enabled: Option<bool>,
+    pub show_values: Option<Vec<String>>,
 }

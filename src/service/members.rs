@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::config::Unmapped;
 use crate::error::Error;
 use crate::mapping::convert;
-use crate::mapping::model::{IdType, MemberSpec, ResourceMap};
+use crate::mapping::model::{MemberSpec, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
@@ -71,11 +71,8 @@ pub async fn fetch<T: Transport>(
 /// The SCIM User ids named by `members` values (objects with `value`, or bare ids), checked
 /// against the users' id type. An id that cannot name a user (`"abc"` for integer ids) is a 400
 /// under `unknown_members = "reject"`, and skipped with a warning under `"ignore"`.
-pub fn member_ids(
-    id_type: IdType,
-    values: &[Value],
-    unknown: Unmapped,
-) -> Result<Vec<PlatformId>, Error> {
+pub fn member_ids<T: Transport>(ctx: &Ctx<'_, T>, values: &[Value]) -> Result<Vec<PlatformId>, Error> {
+    let id_type = ctx.member_id_type();
     let mut out = Vec::with_capacity(values.len());
     for v in values {
         let id = match v {
@@ -94,9 +91,10 @@ pub fn member_ids(
                 ))));
             }
         };
-        match (convert::parse_id(id_type, &text), unknown) {
+        match (convert::parse_id(id_type, &text), ctx.settings.unknown_members) {
             (Some(id), _) => out.push(id),
             (None, Unmapped::Ignore) => {
+                ctx.metrics.ignored_member();
                 tracing::warn!(member = %text, "a member id that names no user of the platform was ignored");
             }
             (None, Unmapped::Reject) => {
@@ -109,11 +107,17 @@ pub fn member_ids(
     Ok(out)
 }
 
+/// A membership change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Change {
+pub enum Change {
+    /// The member was added.
     Add,
+    /// The member was removed.
     Remove,
 }
+
+/// The membership changes a request actually made (already-so changes are not listed).
+pub type Done = Vec<(Change, PlatformId)>;
 
 /// Adds and removes members with targeted calls (mode `calls` or `on_user`). Adding a member
 /// that is already one, or removing one that is not, succeeds. On failure, what this call
@@ -124,34 +128,40 @@ pub async fn change<T: Transport>(
     group: &PlatformId,
     add: &[PlatformId],
     remove: &[PlatformId],
-) -> Result<(), Error> {
-    let mut done: Vec<(Change, &PlatformId)> = Vec::new();
+) -> Result<Done, Error> {
+    let mut done: Done = Vec::new();
     let work = add
         .iter()
         .map(|m| (Change::Add, m))
         .chain(remove.iter().map(|m| (Change::Remove, m)));
     for (change, member) in work {
         match one(ctx, map, group, member, change).await {
-            Ok(true) => done.push((change, member)),
+            Ok(true) => done.push((change, member.clone())),
             Ok(false) => {}
             Err(e) => {
-                for (c, m) in done.iter().rev() {
-                    let undo = match c {
-                        Change::Add => Change::Remove,
-                        Change::Remove => Change::Add,
-                    };
-                    if let Err(u) = one(ctx, map, group, m, undo).await {
-                        tracing::error!(
-                            group = %group.text, member = %m.text, error = %u,
-                            "could not undo a membership change after a failed request; the group is partly changed"
-                        );
-                    }
-                }
+                undo(ctx, map, group, &done).await;
                 return Err(e);
             }
         }
     }
-    Ok(())
+    Ok(done)
+}
+
+/// Reverses membership changes, last first (best effort: a failure is logged as an ERROR, as
+/// the group is then left partly changed).
+pub async fn undo<T: Transport>(ctx: &Ctx<'_, T>, map: &ResourceMap, group: &PlatformId, done: &Done) {
+    for (c, m) in done.iter().rev() {
+        let reverse = match c {
+            Change::Add => Change::Remove,
+            Change::Remove => Change::Add,
+        };
+        if let Err(u) = one(ctx, map, group, m, reverse).await {
+            tracing::error!(
+                group = %group.text, member = %m.text, error = %u,
+                "could not undo a membership change after a failed request; the group is partly changed"
+            );
+        }
+    }
 }
 
 /// One membership change; `Ok(true)` when it changed something, `Ok(false)` when it was already so.
@@ -183,6 +193,7 @@ async fn one<T: Transport>(
             if change == Change::Add && c.unknown_member.contains(&reply.status.as_u16()) {
                 return match ctx.settings.unknown_members {
                     Unmapped::Ignore => {
+                        ctx.metrics.ignored_member();
                         tracing::warn!(group = %group.text, member = %member.text, "a member that names no user of the platform was ignored");
                         Ok(false)
                     }

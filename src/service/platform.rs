@@ -29,6 +29,35 @@ impl Transport for Backend {
     }
 }
 
+/// A transport that records every call's duration and outcome in the metrics.
+pub struct Observed<'a, T> {
+    /// The transport doing the work.
+    pub inner: &'a T,
+    /// Where calls are recorded.
+    pub metrics: &'a crate::metrics::Metrics,
+}
+
+impl<T: Transport> Transport for Observed<'_, T> {
+    async fn send(&self, call: &Call) -> Result<Reply, Error> {
+        let started = tokio::time::Instant::now();
+        let result = self.inner.send(call).await;
+        let outcome = match &result {
+            Ok(r) if r.status.is_success() => "2xx",
+            Ok(r) if r.status.is_redirection() => "3xx",
+            Ok(r) if r.status.is_client_error() => "4xx",
+            Ok(_) => "5xx",
+            Err(Error::Platform(PlatformError::Timeout(_))) => "timeout",
+            Err(Error::Platform(PlatformError::Unreachable(_))) => "unreachable",
+            Err(Error::Platform(PlatformError::Overloaded { .. })) => "overloaded",
+            Err(Error::Platform(PlatformError::BadResponse(_))) => "bad_response",
+            Err(Error::Client(_) | Error::Internal(_)) => "error",
+        };
+        self.metrics
+            .platform_call(call.operation, outcome, started.elapsed());
+        result
+    }
+}
+
 fn internal(e: String) -> Error {
     Error::Internal(e)
 }

@@ -19,6 +19,110 @@ use crate::scim::validate::{self, Mode, UnknownAttributes};
 use crate::service::platform::{self, Transport};
 use crate::service::{Ctx, Outcome, Projection, members, not_found, read, unsupported};
 
+/// The changes a request made, turned into audit events when it ends.
+struct Journal {
+    /// The event a failure of the whole request is reported as.
+    attempt: &'static str,
+    /// The resource's id, once known.
+    id: Option<String>,
+    /// What was done.
+    events: Vec<Entry>,
+}
+
+/// One audit event to emit: its name, the member it names, the attributes it changed.
+type Entry = (&'static str, Option<String>, Option<Map<String, Value>>);
+
+impl Journal {
+    fn new(kind: ResourceKind, attempt: &'static str, id: Option<&str>) -> Journal {
+        let attempt = match (kind, attempt) {
+            (ResourceKind::User, "created") => "user.created",
+            (ResourceKind::User, "deleted") => "user.deleted",
+            (ResourceKind::User, _) => "user.updated",
+            (ResourceKind::Group, "created") => "group.created",
+            (ResourceKind::Group, "deleted") => "group.deleted",
+            (ResourceKind::Group, _) => "group.updated",
+        };
+        Journal {
+            attempt,
+            id: id.map(str::to_owned),
+            events: Vec::new(),
+        }
+    }
+
+    fn created(&mut self, conv: &Converted, policy: &crate::audit::Policy) {
+        self.id = Some(conv.id.text.clone());
+        let c = crate::audit::changes(None, &conv.scim, policy);
+        self.events.push((self.attempt, None, Some(c)));
+    }
+
+    fn updated(&mut self, kind: ResourceKind, before: &Value, after: &Value, policy: &crate::audit::Policy) {
+        let mut c = crate::audit::changes(Some(before), after, policy);
+        match kind {
+            ResourceKind::User => {
+                if let Some(v) = c.remove("active") {
+                    let event = if active_of(after) == Some(false) { "user.disabled" } else { "user.enabled" };
+                    let mut only = Map::new();
+                    only.insert("active".to_owned(), v);
+                    self.events.push((event, None, Some(only)));
+                }
+                if !c.is_empty() {
+                    self.events.push(("user.updated", None, Some(c)));
+                }
+            }
+            ResourceKind::Group => {
+                if let Some(v) = c.remove("displayName") {
+                    let mut only = Map::new();
+                    only.insert("displayName".to_owned(), v);
+                    self.events.push(("group.renamed", None, Some(only)));
+                }
+                if !c.is_empty() {
+                    self.events.push(("group.updated", None, Some(c)));
+                }
+            }
+        }
+    }
+
+    fn members(&mut self, done: &members::Done) {
+        for (change, m) in done {
+            let event = match change {
+                members::Change::Add => "group.member_added",
+                members::Change::Remove => "group.member_removed",
+            };
+            self.events.push((event, Some(m.text.clone()), None));
+        }
+    }
+
+    fn deleted(&mut self) {
+        self.events.push((self.attempt, None, None));
+    }
+
+    /// Emits what was done, then the failure of the request, if it failed.
+    fn flush<T: Transport>(self, ctx: &Ctx<'_, T>, err: Option<&Error>) {
+        let policy = &ctx.settings.audit;
+        let id = self.id.as_deref();
+        for (event, member, changes) in &self.events {
+            let e = crate::audit::Event {
+                event,
+                scim_id: id,
+                platform_id: id,
+                member: member.as_deref(),
+                changes: changes.as_ref(),
+            };
+            crate::audit::emit(ctx.audit, policy, &e, Ok(()));
+        }
+        if let Some(err) = err {
+            let e = crate::audit::Event {
+                event: self.attempt,
+                scim_id: id,
+                platform_id: id,
+                member: None,
+                changes: None,
+            };
+            crate::audit::emit(ctx.audit, policy, &e, Err(err));
+        }
+    }
+}
+
 fn get_ci<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
     v.as_object()?
         .iter()
@@ -45,6 +149,7 @@ fn check_unmapped<T: Transport>(
             if u.len() == 1 { "it" } else { "them" }
         )))),
         Unmapped::Ignore => {
+            ctx.metrics.ignored_attributes(map.kind.name());
             tracing::warn!(resource = map.kind.name(), attributes = ?u, "attributes the platform does not store were ignored");
             Ok(())
         }
@@ -166,6 +271,18 @@ pub async fn create<T: Transport>(
     kind: ResourceKind,
     body: &Value,
 ) -> Result<Outcome, Error> {
+    let mut journal = Journal::new(kind, "created", None);
+    let result = create_inner(ctx, kind, body, &mut journal).await;
+    journal.flush(ctx, result.as_ref().err());
+    result
+}
+
+async fn create_inner<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    body: &Value,
+    journal: &mut Journal,
+) -> Result<Outcome, Error> {
     let map = ctx.map(kind)?;
     let op = map
         .create
@@ -174,11 +291,7 @@ pub async fn create<T: Transport>(
     let v = validate::validate(body, &map.schema, Mode::Create, unknown_policy(ctx), None)?;
     check_unmapped(ctx, map, &v.resource, &v.ignored)?;
     let member_ids = if kind == ResourceKind::Group {
-        members::member_ids(
-            ctx.member_id_type(),
-            &members_in(&v.resource),
-            ctx.settings.unknown_members,
-        )?
+        members::member_ids(ctx, &members_in(&v.resource))?
     } else {
         Vec::new()
     };
@@ -207,14 +320,24 @@ pub async fn create<T: Transport>(
     // Steps after the create: undone (the resource deleted) if one fails.
     let post = async {
         let toggled = toggle_active(ctx, map, &conv.id, Some(true), active).await?;
-        if uses_member_calls(map) && !member_ids.is_empty() {
-            members::change(ctx, map, &conv.id, &member_ids, &[]).await?;
-        }
-        Ok::<bool, Error>(toggled)
+        let done = if uses_member_calls(map) && !member_ids.is_empty() {
+            members::change(ctx, map, &conv.id, &member_ids, &[]).await?
+        } else {
+            Vec::new()
+        };
+        Ok::<(bool, members::Done), Error>((toggled, done))
     };
     let conv = match post.await {
-        Ok(false) => conv,
-        Ok(true) => ctx.read_one(map, &conv.id).await?.unwrap_or(conv),
+        Ok((toggled, done)) => {
+            let conv = if toggled {
+                ctx.read_one(map, &conv.id).await?.unwrap_or(conv)
+            } else {
+                conv
+            };
+            journal.created(&conv, &ctx.settings.audit);
+            journal.members(&done);
+            conv
+        }
         Err(e) => {
             if let Some(del) = &map.delete {
                 let vars = Vars {
@@ -253,6 +376,19 @@ pub async fn replace<T: Transport>(
     id: &str,
     body: &Value,
 ) -> Result<Outcome, Error> {
+    let mut journal = Journal::new(kind, "updated", Some(id));
+    let result = replace_inner(ctx, kind, id, body, &mut journal).await;
+    journal.flush(ctx, result.as_ref().err());
+    result
+}
+
+async fn replace_inner<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    id: &str,
+    body: &Value,
+    journal: &mut Journal,
+) -> Result<Outcome, Error> {
     let map = ctx.map(kind)?;
     let pid = ctx.parse_id(map, id)?;
     if map.replace.is_none() && map.update.is_none() {
@@ -261,11 +397,7 @@ pub async fn replace<T: Transport>(
     let v = validate::validate(body, &map.schema, Mode::Replace, unknown_policy(ctx), None)?;
     check_unmapped(ctx, map, &v.resource, &v.ignored)?;
     let wanted = if kind == ResourceKind::Group {
-        members::member_ids(
-            ctx.member_id_type(),
-            &members_in(&v.resource),
-            ctx.settings.unknown_members,
-        )?
+        members::member_ids(ctx, &members_in(&v.resource))?
     } else {
         Vec::new()
     };
@@ -276,44 +408,55 @@ pub async fn replace<T: Transport>(
     if matches!(map.deactivate, Deactivation::Delete) && active_of(&v.resource) == Some(false) {
         return delete(ctx, kind, id).await;
     }
-    let vars = Vars {
-        id: Some(&pid),
-        member: None,
-    };
-    let conv = if let Some(op) = &map.replace {
-        let mut pbody = convert::to_platform(map, &v.resource, Purpose::Replace)?;
-        embed_members(map, &mut pbody, &wanted);
-        let reply = platform::execute(
-            ctx.transport,
-            ctx.mapping,
-            op,
-            &vars,
-            Some(pbody),
-            &format!("{} {id}", kind.name()),
-        )
-        .await?;
-        written(ctx, map, op, &reply, Some(&pid)).await?
-    } else {
-        write_changes(ctx, map, &pid, &old, &v.resource, Some(&wanted)).await?
-    };
-    let mut changed =
-        toggle_active(ctx, map, &pid, active_of(&old.scim), active_of(&v.resource)).await?;
-    let ms = if uses_member_calls(map) {
-        let current = members::fetch(ctx, map, &pid, true)
-            .await?
-            .unwrap_or_default();
+    // Members first: their calls are undone if the write that follows fails.
+    let done = if uses_member_calls(map) {
+        let current = members::fetch(ctx, map, &pid, true).await?.unwrap_or_default();
         let (add, remove) = member_delta(ctx.member_id_type(), &current, &wanted);
-        changed |= !add.is_empty() || !remove.is_empty();
-        members::change(ctx, map, &pid, &add, &remove).await?;
-        Some(wanted.iter().map(|m| m.text.clone()).collect())
+        members::change(ctx, map, &pid, &add, &remove).await?
     } else {
-        None
+        Vec::new()
     };
-    let conv = if changed && map.replace.is_some() {
+    let written_result = async {
+        let vars = Vars {
+            id: Some(&pid),
+            member: None,
+        };
+        let conv = if let Some(op) = &map.replace {
+            let mut pbody = convert::to_platform(map, &v.resource, Purpose::Replace)?;
+            embed_members(map, &mut pbody, &wanted);
+            let reply = platform::execute(
+                ctx.transport,
+                ctx.mapping,
+                op,
+                &vars,
+                Some(pbody),
+                &format!("{} {id}", kind.name()),
+            )
+            .await?;
+            written(ctx, map, op, &reply, Some(&pid)).await?
+        } else {
+            write_changes(ctx, map, &pid, &old, &v.resource, Some(&wanted)).await?
+        };
+        let toggled =
+            toggle_active(ctx, map, &pid, active_of(&old.scim), active_of(&v.resource)).await?;
+        Ok::<(Converted, bool), Error>((conv, toggled))
+    }
+    .await;
+    let (conv, toggled) = match written_result {
+        Ok(x) => x,
+        Err(e) => {
+            members::undo(ctx, map, &pid, &done).await;
+            return Err(e);
+        }
+    };
+    let conv = if toggled {
         ctx.read_one(map, &pid).await?.unwrap_or(conv)
     } else {
         conv
     };
+    journal.updated(kind, &old.scim, &conv.scim, &ctx.settings.audit);
+    journal.members(&done);
+    let ms = uses_member_calls(map).then(|| wanted.iter().map(|m| m.text.clone()).collect());
     let (body, etag) = ctx.finish(map, conv, ms);
     Ok(Outcome::Ok {
         body,
@@ -441,6 +584,20 @@ pub async fn patch<T: Transport>(
     body: &Value,
     proj: &Projection,
 ) -> Result<Outcome, Error> {
+    let mut journal = Journal::new(kind, "updated", Some(id));
+    let result = patch_inner(ctx, kind, id, body, proj, &mut journal).await;
+    journal.flush(ctx, result.as_ref().err());
+    result
+}
+
+async fn patch_inner<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    id: &str,
+    body: &Value,
+    proj: &Projection,
+    journal: &mut Journal,
+) -> Result<Outcome, Error> {
     let map = ctx.map(kind)?;
     let pid = ctx.parse_id(map, id)?;
     let ops = patch::parse_request(body)?;
@@ -452,11 +609,7 @@ pub async fn patch<T: Transport>(
             let mut add = Vec::new();
             let mut remove = Vec::new();
             for (is_add, values) in changes {
-                let ids = members::member_ids(
-                    ctx.member_id_type(),
-                    &values,
-                    ctx.settings.unknown_members,
-                )?;
+                let ids = members::member_ids(ctx, &values)?;
                 for m in ids {
                     // Operations apply in order: a later remove cancels an earlier add and vice versa.
                     if is_add {
@@ -472,7 +625,8 @@ pub async fn patch<T: Transport>(
                     }
                 }
             }
-            members::change(ctx, map, &pid, &add, &remove).await?;
+            let done = members::change(ctx, map, &pid, &add, &remove).await?;
+            journal.members(&done);
             return patch_answer(ctx, kind, id, proj).await;
         }
     }
@@ -514,31 +668,43 @@ pub async fn patch<T: Transport>(
         return delete(ctx, kind, id).await;
     }
     let wanted = if kind == ResourceKind::Group {
-        members::member_ids(
-            ctx.member_id_type(),
-            &members_in(&after),
-            ctx.settings.unknown_members,
-        )?
+        members::member_ids(ctx, &members_in(&after))?
     } else {
         Vec::new()
     };
     let embedded = touches_members.then_some(wanted.as_slice());
-    let conv = write_changes(ctx, map, &pid, &old, &after, embedded).await?;
-    toggle_active(ctx, map, &pid, active_of(&old.scim), active_of(&after)).await?;
-    if let Some(current) = &old_members {
-        let (add, remove) = member_delta(ctx.member_id_type(), current, &wanted);
-        members::change(ctx, map, &pid, &add, &remove).await?;
+    // Members first: their calls are undone if the write that follows fails.
+    let done = match &old_members {
+        Some(current) => {
+            let (add, remove) = member_delta(ctx.member_id_type(), current, &wanted);
+            members::change(ctx, map, &pid, &add, &remove).await?
+        }
+        None => Vec::new(),
+    };
+    let written_result = async {
+        let conv = write_changes(ctx, map, &pid, &old, &after, embedded).await?;
+        let toggled =
+            toggle_active(ctx, map, &pid, active_of(&old.scim), active_of(&after)).await?;
+        Ok::<(Converted, bool), Error>((conv, toggled))
     }
-    if kind == ResourceKind::Group {
-        return patch_answer(ctx, kind, id, proj).await;
-    }
-    let conv = if matches!(map.deactivate, Deactivation::Calls(_))
-        && active_of(&old.scim) != active_of(&after)
-    {
+    .await;
+    let (conv, toggled) = match written_result {
+        Ok(x) => x,
+        Err(e) => {
+            members::undo(ctx, map, &pid, &done).await;
+            return Err(e);
+        }
+    };
+    let conv = if toggled {
         ctx.read_one(map, &pid).await?.unwrap_or(conv)
     } else {
         conv
     };
+    journal.updated(kind, &old.scim, &conv.scim, &ctx.settings.audit);
+    journal.members(&done);
+    if kind == ResourceKind::Group {
+        return patch_answer(ctx, kind, id, proj).await;
+    }
     let (res, etag) = ctx.finish(map, conv, None);
     Ok(Outcome::Ok {
         body: proj.apply(&res, map),
@@ -561,6 +727,20 @@ async fn patch_answer<T: Transport>(
 
 /// `DELETE /{Resources}/{id}`.
 pub async fn delete<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Outcome, Error> {
+    let mut journal = Journal::new(kind, "deleted", Some(id));
+    let result = delete_inner(ctx, kind, id).await;
+    if result.is_ok() {
+        journal.deleted();
+    }
+    journal.flush(ctx, result.as_ref().err());
+    result
+}
+
+async fn delete_inner<T: Transport>(
     ctx: &Ctx<'_, T>,
     kind: ResourceKind,
     id: &str,

@@ -1,0 +1,281 @@
+//! Prometheus metrics (prometheus-client, OpenMetrics text on the admin port's `/metrics`): SCIM
+//! requests, platform calls, authentication failures, in-flight requests, reloads, ignored
+//! attributes and members, build info. One registry per process, passed explicitly (no
+//! globals), so tests stay isolated.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `resource`, `operation`, `status` of a SCIM request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `User`, `Group`, `discovery`, or `none` (unknown paths).
+    pub resource: &'static str,
+    /// `list`, `get`, `create`, `replace`, `patch`, `delete`, `search`, `discovery`, `other`.
+    pub operation: &'static str,
+    /// HTTP status answered.
+    pub status: u16,
+}
+
+/// `resource`, `operation` of a SCIM request (latency).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    /// As in [`RequestLabels`].
+    pub resource: &'static str,
+    /// As in [`RequestLabels`].
+    pub operation: &'static str,
+}
+
+/// `operation`, `outcome` of a platform call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PlatformLabels {
+    /// The mapped operation, e.g. `users.read`, `groups.members.add`.
+    pub operation: &'static str,
+    /// `2xx`, `3xx`, `4xx`, `5xx`, `timeout`, `unreachable`, `overloaded`, `bad_response`.
+    pub outcome: &'static str,
+}
+
+/// A single `reason` or `outcome` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// The reason.
+    pub reason: &'static str,
+}
+
+/// `outcome` of a reload.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `success` or `failure`.
+    pub outcome: &'static str,
+}
+
+/// `resource` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabels {
+    /// `User` or `Group`.
+    pub resource: &'static str,
+}
+
+/// `version` label of the build info.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    /// The crate version.
+    pub version: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~16 s
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: HistogramFamily<OperationLabels>,
+    platform_duration: HistogramFamily<PlatformLabels>,
+    auth_failures: Family<ReasonLabels, Counter>,
+    in_flight: Gauge,
+    reloads: Family<OutcomeLabels, Counter>,
+    ignored_attributes: Family<ResourceLabels, Counter>,
+    ignored_members: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A registry with every family registered.
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("scim_sidecar");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "SCIM requests answered, by resource type, operation and status",
+            requests.clone(),
+        );
+        let request_duration: HistogramFamily<OperationLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "request_duration",
+            "Time to answer a SCIM request, platform calls included",
+            Unit::Seconds,
+            request_duration.clone(),
+        );
+        let platform_duration: HistogramFamily<PlatformLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "platform_call_duration",
+            "Platform calls by mapped operation and outcome, and their duration",
+            Unit::Seconds,
+            platform_duration.clone(),
+        );
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "auth_failures",
+            "Requests refused with 401, by reason (missing, wrong_scheme, malformed, invalid)",
+            auth_failures.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "in_flight_requests",
+            "SCIM requests being served",
+            in_flight.clone(),
+        );
+        let reloads = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads, by outcome (a failure keeps the last good configuration)",
+            reloads.clone(),
+        );
+        let ignored_attributes = Family::<ResourceLabels, Counter>::default();
+        registry.register(
+            "ignored_attributes",
+            "Requests that carried attributes the platform does not store (unmapped_attributes = ignore)",
+            ignored_attributes.clone(),
+        );
+        let ignored_members = Counter::default();
+        registry.register(
+            "ignored_members",
+            "Member ids naming no user of the platform that were skipped (unknown_members = ignore)",
+            ignored_members.clone(),
+        );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register("build_info", "Build information", build_info);
+        Arc::new(Metrics {
+            registry,
+            requests,
+            request_duration,
+            platform_duration,
+            auth_failures,
+            in_flight,
+            reloads,
+            ignored_attributes,
+            ignored_members,
+        })
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Records an answered SCIM request.
+    pub fn request(&self, resource: &'static str, operation: &'static str, status: u16, took: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                resource,
+                operation,
+                status,
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&OperationLabels {
+                resource,
+                operation,
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Records a platform call.
+    pub fn platform_call(&self, operation: &'static str, outcome: &'static str, took: Duration) {
+        self.platform_duration
+            .get_or_create(&PlatformLabels { operation, outcome })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Records a refused authentication.
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.auth_failures.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// Marks a request started; the guard marks it finished when dropped.
+    pub fn in_flight(self: &Arc<Self>) -> InFlight {
+        self.in_flight.inc();
+        InFlight {
+            metrics: self.clone(),
+        }
+    }
+
+    /// Records a reload attempt.
+    pub fn reload(&self, success: bool) {
+        self.reloads
+            .get_or_create(&OutcomeLabels {
+                outcome: if success { "success" } else { "failure" },
+            })
+            .inc();
+    }
+
+    /// Records a request whose unmapped attributes were ignored.
+    pub fn ignored_attributes(&self, resource: &'static str) {
+        self.ignored_attributes
+            .get_or_create(&ResourceLabels { resource })
+            .inc();
+    }
+
+    /// Records a skipped unknown member.
+    pub fn ignored_member(&self) {
+        self.ignored_members.inc();
+    }
+}
+
+/// Decrements the in-flight gauge when dropped.
+#[derive(Debug)]
+pub struct InFlight {
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_exposed_with_their_labels() {
+        let m = Metrics::new();
+        m.request("User", "create", 201, Duration::from_millis(3));
+        m.platform_call("users.create", "2xx", Duration::from_millis(2));
+        m.auth_failure("invalid");
+        m.reload(false);
+        let guard = m.in_flight();
+        let text = m.encode();
+        drop(guard);
+        for needle in [
+            r#"scim_sidecar_requests_total{resource="User",operation="create",status="201"} 1"#,
+            r#"scim_sidecar_request_duration_seconds_count{resource="User",operation="create"} 1"#,
+            r#"scim_sidecar_platform_call_duration_seconds_count{operation="users.create",outcome="2xx"} 1"#,
+            r#"scim_sidecar_auth_failures_total{reason="invalid"} 1"#,
+            r#"scim_sidecar_config_reloads_total{outcome="failure"} 1"#,
+            "scim_sidecar_in_flight_requests 1",
+            "scim_sidecar_build_info{version=",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in:\n{text}");
+        }
+        assert!(m.encode().contains("scim_sidecar_in_flight_requests 0"));
+    }
+}
