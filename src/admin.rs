@@ -1,5 +1,6 @@
 //! The admin listener (plain HTTP, its own port, no auth): `/livez` says the process is alive,
-//! `/readyz` says it should receive traffic (503 while starting or draining).
+//! `/readyz` says it should receive traffic (503 while starting, while draining, or while the
+//! platform's readiness probe fails), `/metrics` serves Prometheus metrics.
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -27,7 +28,7 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 }
 
 /// Answers one admin request.
-pub fn respond(app: &App, method: &Method, path: &str) -> Response<Full<Bytes>> {
+pub async fn respond(app: &App, method: &Method, path: &str) -> Response<Full<Bytes>> {
     if method != Method::GET && method != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
@@ -47,7 +48,13 @@ pub fn respond(app: &App, method: &Method, path: &str) -> Response<Full<Bytes>> 
         "/readyz" if app.health.is_draining() => {
             text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
         }
-        "/readyz" if app.health.is_ready() => text(StatusCode::OK, "ready\n"),
+        "/readyz" if app.health.is_ready() => match app.platform_ready().await {
+            Ok(()) => text(StatusCode::OK, "ready\n"),
+            Err(reason) => {
+                tracing::debug!(%reason, "readiness: the platform does not answer");
+                text(StatusCode::SERVICE_UNAVAILABLE, "platform unreachable\n")
+            }
+        },
         "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "starting\n"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
@@ -57,7 +64,7 @@ async fn handle(
     app: Arc<App>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(respond(&app, req.method(), req.uri().path()))
+    Ok(respond(&app, req.method(), req.uri().path()).await)
 }
 
 /// Serves the admin endpoints until `stop` turns true.

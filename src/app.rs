@@ -114,6 +114,8 @@ pub struct App {
     pub health: Health,
     /// Request-id generator.
     pub request_ids: RequestIds,
+    /// The last platform readiness probe: when, and what it found.
+    pub readiness: tokio::sync::Mutex<Option<(tokio::time::Instant, Result<(), String>)>>,
 }
 
 impl App {
@@ -123,6 +125,7 @@ impl App {
             runtime: ArcSwap::from_pointee(runtime),
             health: Health::default(),
             request_ids: RequestIds::new(),
+            readiness: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -134,5 +137,33 @@ impl App {
     /// Replaces the runtime for requests that start from now on.
     pub fn swap_runtime(&self, runtime: Runtime) {
         self.runtime.store(Arc::new(runtime));
+        if let Ok(mut r) = self.readiness.try_lock() {
+            *r = None;
+        }
+    }
+
+    /// Whether the platform answers its readiness probe (no probe configured: yes). A result is
+    /// reused for the probe's `cache` duration; probes never overlap.
+    pub async fn platform_ready(&self) -> Result<(), String> {
+        let rt = self.runtime();
+        let Some(mapping) = rt.config.scim.mapping.as_deref() else {
+            return Ok(());
+        };
+        let Some(probe) = &mapping.readiness else {
+            return Ok(());
+        };
+        let mut last = self.readiness.lock().await;
+        if let Some((at, result)) = last.as_ref() {
+            if at.elapsed() < probe.cache {
+                return result.clone();
+            }
+        }
+        let result = match mapping.backend.call(&probe.call).await {
+            Ok(reply) if reply.status.is_success() => Ok(()),
+            Ok(reply) => Err(format!("the platform answered {}", reply.status.as_u16())),
+            Err(e) => Err(e.to_string()),
+        };
+        *last = Some((tokio::time::Instant::now(), result.clone()));
+        result
     }
 }

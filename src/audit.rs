@@ -90,7 +90,12 @@ pub fn changes(before: Option<&Value>, after: &Value, policy: &Policy) -> Map<St
 }
 
 fn redact(path: &str, v: Value, policy: &Policy) -> Value {
-    if v.is_null() || policy.show_values.iter().any(|s| s.eq_ignore_ascii_case(path)) {
+    if v.is_null()
+        || policy
+            .show_values
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(path))
+    {
         v
     } else {
         Value::String(REDACTED.to_owned())
@@ -173,7 +178,11 @@ mod tests {
             Value::Object(c),
             json!({"active": false, "name.givenName": REDACTED, "title": REDACTED})
         );
-        let created = changes(None, &json!({"id": "1", "meta": {}, "userName": "a", "members": []}), &policy);
+        let created = changes(
+            None,
+            &json!({"id": "1", "meta": {}, "userName": "a", "members": []}),
+            &policy,
+        );
         assert_eq!(Value::Object(created), json!({"userName": REDACTED}));
         let removed = changes(Some(&json!({"title": "x"})), &json!({}), &policy);
         assert_eq!(Value::Object(removed), json!({"title": null}));

@@ -84,6 +84,19 @@ pub struct Config {
     pub log: Log,
     /// `[audit]`.
     pub audit: crate::audit::Policy,
+    /// `[reload]`.
+    pub reload: Reload,
+}
+
+/// `[reload]`: hot reload of the config, mapping, tokens and certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reload {
+    /// Watch the files (and poll, and listen for SIGHUP).
+    pub enabled: bool,
+    /// How often files are compared with what was loaded, whatever the watcher says.
+    pub poll_interval: Duration,
+    /// How long to wait for a burst of file events to settle before reloading.
+    pub debounce: Duration,
 }
 
 /// `[server]`: the SCIM listener and its limits.
@@ -262,6 +275,52 @@ impl std::fmt::Debug for Sources<'_> {
     }
 }
 
+/// The owned inputs of a load, kept by the reloader so every reload reads the same way.
+#[derive(Clone)]
+pub struct Loader {
+    /// The config file.
+    pub path: PathBuf,
+    /// `SCIM_SIDECAR_<SECTION>__<KEY>` overrides, as `(variable, value)`.
+    pub overrides: Vec<(String, String)>,
+    /// Looks up environment variables named in the config and mapping.
+    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    /// Replaces the mapping's `platform.base_url`.
+    pub platform_base_url: Option<String>,
+}
+
+impl fmt::Debug for Loader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loader")
+            .field("path", &self.path)
+            .field("platform_base_url", &self.platform_base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Loader {
+    /// Loads from `path` with the process environment.
+    pub fn process(path: &Path) -> Loader {
+        Loader {
+            path: path.to_owned(),
+            overrides: std::env::vars().collect(),
+            env: Arc::new(process_env),
+            platform_base_url: None,
+        }
+    }
+
+    /// Loads and validates the configuration.
+    pub fn load(&self) -> Result<Config, ConfigErrors> {
+        load(
+            &self.path,
+            &Sources {
+                overrides: EnvOverrides::from_vars(self.overrides.clone()),
+                env: &*self.env,
+                platform_base_url: self.platform_base_url.as_deref(),
+            },
+        )
+    }
+}
+
 /// Loads and validates the config file at `path` (and the mapping it names).
 pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> {
     if !path.is_file() {
@@ -318,15 +377,26 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
     let auth = v.section::<raw::Auth>("auth").map(|r| v.auth(r));
     let scim = v.section::<raw::Scim>("scim").map(|r| v.scim(r));
     let log = v.section::<raw::Log>("log").map(|r| v.log(r));
-    let audit = v.section::<raw::Audit>("audit").map(|r| crate::audit::Policy {
+    let reload = v.section::<raw::Reload>("reload").map(|r| Reload {
         enabled: r.enabled.unwrap_or(true),
-        show_values: r
-            .show_values
-            .unwrap_or_else(|| vec!["active".to_owned()])
-            .into_iter()
-            .map(|s| s.to_ascii_lowercase())
-            .collect(),
+        poll_interval: v.duration(
+            "reload.poll_interval",
+            r.poll_interval,
+            Duration::from_secs(30),
+        ),
+        debounce: v.duration("reload.debounce", r.debounce, Duration::from_millis(500)),
     });
+    let audit = v
+        .section::<raw::Audit>("audit")
+        .map(|r| crate::audit::Policy {
+            enabled: r.enabled.unwrap_or(true),
+            show_values: r
+                .show_values
+                .unwrap_or_else(|| vec!["active".to_owned()])
+                .into_iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+        });
     // Validate [tls] even when [server] failed, so one run reports both.
     let plain_http = match &server {
         Some(Some(s)) => s.plain_http,
@@ -336,7 +406,7 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
     };
     let tls = tls_raw.and_then(|t| v.tls(t, plain_http));
 
-    match (server, admin, auth, scim, log, audit) {
+    match (server, admin, auth, scim, log, audit, reload) {
         (
             Some(Some(server)),
             Some(Some(admin)),
@@ -344,6 +414,7 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
             Some(Some(scim)),
             Some(Some(log)),
             Some(audit),
+            Some(reload),
         ) if v.errors.is_empty() => {
             if server.listen == admin.listen && server.listen.port() != 0 {
                 v.errors.push(ConfigError {
@@ -364,6 +435,7 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
                 scim,
                 log,
                 audit,
+                reload,
             })
         }
         _ => Err(ConfigErrors(v.errors)),

@@ -68,8 +68,12 @@ where
         response.headers_mut().insert("x-request-id", v);
     }
     let (resource, operation) = trace.kind;
-    rt.metrics
-        .request(resource, operation, response.status().as_u16(), started.elapsed());
+    rt.metrics.request(
+        resource,
+        operation,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     access_log(&AccessLine {
         method: &method,
         path: &path,
@@ -125,7 +129,11 @@ fn classify(endpoint: &Endpoint, method: &Method) -> (&'static str, &'static str
     match endpoint {
         Endpoint::Collection(k) => (
             k.name(),
-            if *method == Method::GET { "list" } else { op(method) },
+            if *method == Method::GET {
+                "list"
+            } else {
+                op(method)
+            },
         ),
         Endpoint::Resource(k, _) => (k.name(), op(method)),
         Endpoint::Search(Some(k)) => (k.name(), "search"),

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod mapping;
 pub mod metrics;
 pub mod normalize;
+pub mod reload;
 pub mod request;
 pub mod respond;
 pub mod routes;
@@ -86,9 +87,18 @@ impl Running {
     }
 }
 
-/// Binds the listeners and starts serving. Returns once both listeners are bound and
-/// `/readyz` answers 200.
+/// Binds the listeners and starts serving, without hot reload. Returns once both listeners are
+/// bound and `/readyz` answers 200.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    start_with(config, None).await
+}
+
+/// Like [`start`], and reloads the configuration with `loader` when its files change, on a
+/// poll, or on SIGHUP (unless `[reload] enabled = false`).
+pub async fn start_with(
+    config: Config,
+    loader: Option<config::Loader>,
+) -> Result<Running, StartError> {
     let scim_listener = TcpListener::bind(config.server.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -106,17 +116,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let scim_addr = local_addr(&scim_listener, config.server.listen);
     let admin_addr = local_addr(&admin_listener, config.admin.listen);
 
-    let acceptor = match &config.tls {
-        Some(t) => {
-            let hot = tls::HotCert::new(t.certified_key.clone());
-            Some(TlsAcceptor::from(tls::server_config(
-                hot,
-                t.min_version,
-                tls::provider(),
-            )?))
-        }
-        None => None,
+    let hot_cert = config
+        .tls
+        .as_ref()
+        .map(|t| tls::HotCert::new(t.certified_key.clone()));
+    let acceptor = match (&config.tls, &hot_cert) {
+        (Some(t), Some(hot)) => Some(TlsAcceptor::from(tls::server_config(
+            hot.clone(),
+            t.min_version,
+            tls::provider(),
+        )?)),
+        _ => None,
     };
+    let reload_enabled = config.reload.enabled;
     let base_path = config.scim.base_path.clone();
     let shutdown_delay = config.server.shutdown_delay;
     let drain_timeout = config.server.drain_timeout;
@@ -125,7 +137,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let (accept_stop_tx, accept_stop_rx) = watch::channel(false);
     let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
-    let admin_task = tokio::spawn(admin::serve(admin_listener, app.clone(), admin_stop_rx));
+    let admin_task = tokio::spawn(admin::serve(
+        admin_listener,
+        app.clone(),
+        admin_stop_rx.clone(),
+    ));
+    let reload_task = match loader {
+        Some(loader) if reload_enabled => {
+            let r = reload::Reloader {
+                loader,
+                app: app.clone(),
+                cert: hot_cert,
+            };
+            Some(tokio::spawn(r.run(admin_stop_rx)))
+        }
+        _ => None,
+    };
 
     match &acceptor {
         Some(_) => {
@@ -172,6 +199,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         let _ = admin_stop_tx.send(true);
         let _ = admin_task.await;
+        if let Some(t) = reload_task {
+            let _ = t.await;
+        }
     });
     Ok(Running {
         scim_addr,

@@ -133,9 +133,18 @@ fn check(path: &std::path::Path) -> ExitCode {
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {
-    let cfg = match load(path) {
+    let loader = config::Loader::process(path);
+    let cfg = match loader.load() {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{} configuration error(s) in {}",
+                errors.0.len(),
+                path.display()
+            );
+            return ExitCode::from(EX_CONFIG);
+        }
     };
     scim_sidecar::logging::init(&cfg.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -149,7 +158,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let running = match scim_sidecar::start(cfg).await {
+        let running = match scim_sidecar::start_with(cfg, Some(loader)).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "startup failed");

@@ -134,6 +134,10 @@ impl Metrics {
             in_flight.clone(),
         );
         let reloads = Family::<OutcomeLabels, Counter>::default();
+        for outcome in ["success", "failure"] {
+            // Both series exist from the start, so a dashboard shows 0 rather than nothing.
+            let _ = reloads.get_or_create(&OutcomeLabels { outcome });
+        }
         registry.register(
             "config_reloads",
             "Configuration reloads, by outcome (a failure keeps the last good configuration)",
@@ -181,7 +185,13 @@ impl Metrics {
     }
 
     /// Records an answered SCIM request.
-    pub fn request(&self, resource: &'static str, operation: &'static str, status: u16, took: Duration) {
+    pub fn request(
+        &self,
+        resource: &'static str,
+        operation: &'static str,
+        status: u16,
+        took: Duration,
+    ) {
         self.requests
             .get_or_create(&RequestLabels {
                 resource,
@@ -206,7 +216,9 @@ impl Metrics {
 
     /// Records a refused authentication.
     pub fn auth_failure(&self, reason: &'static str) {
-        self.auth_failures.get_or_create(&ReasonLabels { reason }).inc();
+        self.auth_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Marks a request started; the guard marks it finished when dropped.

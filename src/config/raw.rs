@@ -115,3 +115,12 @@ pub struct Audit {
     pub enabled: Option<bool>,
     pub show_values: Option<Vec<String>>,
 }
+
+/// `[reload]`: hot reload.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reload {
+    pub enabled: Option<bool>,
+    pub poll_interval: Option<String>,
+    pub debounce: Option<String>,
+}

@@ -367,7 +367,7 @@ impl Compiler<'_> {
                 Some(_) => {}
             }
         }
-        let (settings, errors) = platform?;
+        let (settings, errors, readiness) = platform?;
         if !self.errors.is_empty() {
             return None;
         }
@@ -384,16 +384,55 @@ impl Compiler<'_> {
             errors,
             users,
             groups,
+            readiness,
         })
     }
 
     // --- [platform] ---
 
+    fn readiness(&mut self, r: Option<raw::Readiness>) -> Option<crate::mapping::model::Readiness> {
+        let r = r?;
+        let method = match r.method.as_deref() {
+            None => Method::GET,
+            Some(m) => match Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
+                Ok(m) => m,
+                Err(_) => {
+                    self.err("platform.readiness.method", q(m), "not an HTTP method");
+                    return None;
+                }
+            },
+        };
+        let Some(path) = r.path.as_deref() else {
+            self.err(
+                "platform.readiness.path",
+                None,
+                "missing; a cheap call that answers 2xx when the platform is up, e.g. \"/health\"",
+            );
+            return None;
+        };
+        let template = self.path_template("platform.readiness.path", path, &[])?;
+        let cache = self.duration("platform.readiness.cache", r.cache, Duration::from_secs(5));
+        Some(crate::mapping::model::Readiness {
+            call: crate::backend::Call {
+                operation: "platform.readiness",
+                method,
+                path: template.render(&Default::default()).unwrap_or_default(),
+                query: r.query.into_iter().collect(),
+                body: None,
+            },
+            cache,
+        })
+    }
+
     fn platform(
         &mut self,
         p: raw::Platform,
         base_override: Option<&str>,
-    ) -> Option<(Settings, Vec<ErrorRule>)> {
+    ) -> Option<(
+        Settings,
+        Vec<ErrorRule>,
+        Option<crate::mapping::model::Readiness>,
+    )> {
         let before = self.errors.len();
         let base = base_override.map(str::to_owned).or(p.base_url.clone());
         let (origin, prefix, https) = match base.as_deref() {
@@ -490,7 +529,8 @@ impl Compiler<'_> {
             .enumerate()
             .filter_map(|(i, r)| self.error_rule(i, r))
             .collect();
-        (self.errors.len() == before).then_some((settings, rules))
+        let readiness = self.readiness(p.readiness);
+        (self.errors.len() == before).then_some((settings, rules, readiness))
     }
 
     fn auth(&mut self, a: &raw::PlatformAuth) -> Option<(HeaderName, HeaderValue)> {

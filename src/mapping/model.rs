@@ -29,6 +29,17 @@ pub struct Mapping {
     pub users: Option<ResourceMap>,
     /// `/Groups`, if mapped.
     pub groups: Option<ResourceMap>,
+    /// The call `/readyz` makes to know the platform answers.
+    pub readiness: Option<Readiness>,
+}
+
+/// A readiness probe of the platform.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    /// The call (2xx means ready).
+    pub call: crate::backend::Call,
+    /// How long a result is reused before probing again.
+    pub cache: std::time::Duration,
 }
 
 impl Mapping {

@@ -41,6 +41,18 @@ pub struct Platform {
     pub auth: Option<PlatformAuth>,
     #[serde(default)]
     pub errors: Vec<ErrorRule>,
+    pub readiness: Option<Readiness>,
+}
+
+/// `[platform.readiness]`: the call `/readyz` makes to know the platform answers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Readiness {
+    pub method: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    pub cache: Option<String>,
 }
 
 /// `[platform.auth]`: how the sidecar authenticates to the platform.

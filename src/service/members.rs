@@ -71,7 +71,10 @@ pub async fn fetch<T: Transport>(
 /// The SCIM User ids named by `members` values (objects with `value`, or bare ids), checked
 /// against the users' id type. An id that cannot name a user (`"abc"` for integer ids) is a 400
 /// under `unknown_members = "reject"`, and skipped with a warning under `"ignore"`.
-pub fn member_ids<T: Transport>(ctx: &Ctx<'_, T>, values: &[Value]) -> Result<Vec<PlatformId>, Error> {
+pub fn member_ids<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    values: &[Value],
+) -> Result<Vec<PlatformId>, Error> {
     let id_type = ctx.member_id_type();
     let mut out = Vec::with_capacity(values.len());
     for v in values {
@@ -91,7 +94,10 @@ pub fn member_ids<T: Transport>(ctx: &Ctx<'_, T>, values: &[Value]) -> Result<Ve
                 ))));
             }
         };
-        match (convert::parse_id(id_type, &text), ctx.settings.unknown_members) {
+        match (
+            convert::parse_id(id_type, &text),
+            ctx.settings.unknown_members,
+        ) {
             (Some(id), _) => out.push(id),
             (None, Unmapped::Ignore) => {
                 ctx.metrics.ignored_member();
@@ -149,7 +155,12 @@ pub async fn change<T: Transport>(
 
 /// Reverses membership changes, last first (best effort: a failure is logged as an ERROR, as
 /// the group is then left partly changed).
-pub async fn undo<T: Transport>(ctx: &Ctx<'_, T>, map: &ResourceMap, group: &PlatformId, done: &Done) {
+pub async fn undo<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    group: &PlatformId,
+    done: &Done,
+) {
     for (c, m) in done.iter().rev() {
         let reverse = match c {
             Change::Add => Change::Remove,

@@ -55,12 +55,22 @@ impl Journal {
         self.events.push((self.attempt, None, Some(c)));
     }
 
-    fn updated(&mut self, kind: ResourceKind, before: &Value, after: &Value, policy: &crate::audit::Policy) {
+    fn updated(
+        &mut self,
+        kind: ResourceKind,
+        before: &Value,
+        after: &Value,
+        policy: &crate::audit::Policy,
+    ) {
         let mut c = crate::audit::changes(Some(before), after, policy);
         match kind {
             ResourceKind::User => {
                 if let Some(v) = c.remove("active") {
-                    let event = if active_of(after) == Some(false) { "user.disabled" } else { "user.enabled" };
+                    let event = if active_of(after) == Some(false) {
+                        "user.disabled"
+                    } else {
+                        "user.enabled"
+                    };
                     let mut only = Map::new();
                     only.insert("active".to_owned(), v);
                     self.events.push((event, None, Some(only)));
@@ -410,7 +420,9 @@ async fn replace_inner<T: Transport>(
     }
     // Members first: their calls are undone if the write that follows fails.
     let done = if uses_member_calls(map) {
-        let current = members::fetch(ctx, map, &pid, true).await?.unwrap_or_default();
+        let current = members::fetch(ctx, map, &pid, true)
+            .await?
+            .unwrap_or_default();
         let (add, remove) = member_delta(ctx.member_id_type(), &current, &wanted);
         members::change(ctx, map, &pid, &add, &remove).await?
     } else {

@@ -164,6 +164,39 @@ pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// A loader for a test config: no process environment, the test platforms' secrets.
+pub fn loader(path: &Path, base: Option<&str>) -> scim_sidecar::config::Loader {
+    install_provider();
+    scim_sidecar::config::Loader {
+        path: path.to_owned(),
+        overrides: Vec::new(),
+        env: std::sync::Arc::new(|name: &str| match name {
+            scim_sidecar::demo::PLATFORM_KEY_ENV => Some(PLATFORM_KEY.to_owned()),
+            "SECOND_PLATFORM_TOKEN" => Some(second::SECRET.to_owned()),
+            _ => None,
+        }),
+        platform_base_url: base.map(str::to_owned),
+    }
+}
+
+/// Polls `check` every 50 ms until it holds or `limit` passes; returns whether it held.
+pub async fn eventually<F, Fut>(limit: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The demo platform's API key in tests.
 pub const PLATFORM_KEY: &str = "platform-key-for-tests";
 
@@ -206,20 +239,13 @@ impl Stack {
             mapping.unwrap_or(scim_sidecar::demo::MAPPING_TOML),
         );
         let cfg = setup.plain_config(&format!("[scim]\nmapping = \"mapping.toml\"\n{scim_extra}"));
-        let config = scim_sidecar::config::load(
-            &cfg,
-            &scim_sidecar::config::Sources {
-                overrides: scim_sidecar::config::EnvOverrides::default(),
-                env: &|name| match name {
-                    scim_sidecar::demo::PLATFORM_KEY_ENV => Some(PLATFORM_KEY.to_owned()),
-                    "SECOND_PLATFORM_TOKEN" => Some(second::SECRET.to_owned()),
-                    _ => None,
-                },
-                platform_base_url: Some(base),
-            },
-        )
-        .unwrap_or_else(|e| panic!("test config must be valid:\n{e}"));
-        let sidecar = scim_sidecar::start(config).await.expect("start");
+        let loader = loader(&cfg, Some(base));
+        let config = loader
+            .load()
+            .unwrap_or_else(|e| panic!("test config must be valid:\n{e}"));
+        let sidecar = scim_sidecar::start_with(config, Some(loader))
+            .await
+            .expect("start");
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(20))
             .build()
