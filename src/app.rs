@@ -153,10 +153,10 @@ impl App {
             return Ok(());
         };
         let mut last = self.readiness.lock().await;
-        if let Some((at, result)) = last.as_ref() {
-            if at.elapsed() < probe.cache {
-                return result.clone();
-            }
+        if let Some((at, result)) = last.as_ref()
+            && at.elapsed() < probe.cache
+        {
+            return result.clone();
         }
         let result = match mapping.backend.call(&probe.call).await {
             Ok(reply) if reply.status.is_success() => Ok(()),

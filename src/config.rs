@@ -275,6 +275,9 @@ impl std::fmt::Debug for Sources<'_> {
     }
 }
 
+/// A lookup of environment variables by name.
+pub type EnvFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// The owned inputs of a load, kept by the reloader so every reload reads the same way.
 #[derive(Clone)]
 pub struct Loader {
@@ -283,7 +286,7 @@ pub struct Loader {
     /// `SCIM_SIDECAR_<SECTION>__<KEY>` overrides, as `(variable, value)`.
     pub overrides: Vec<(String, String)>,
     /// Looks up environment variables named in the config and mapping.
-    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvFn,
     /// Replaces the mapping's `platform.base_url`.
     pub platform_base_url: Option<String>,
 }
