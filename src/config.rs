@@ -947,11 +947,23 @@ impl Validator<'_> {
                 GroupPatchResponse::Resource
             }
         };
+        // The loader's override (the demo's platform) wins over the file's.
+        let base_url = match (self.base_url, r.platform_base_url.as_deref()) {
+            (Some(b), _) => Some(b),
+            (None, Some(u)) => match crate::mapping::compile::split_base_url(u) {
+                Ok(_) => Some(u),
+                Err(reason) => {
+                    self.err("scim.platform_base_url", Some(format!("{u:?}")), reason);
+                    None
+                }
+            },
+            (None, None) => None,
+        };
         let mapping = match &r.mapping {
             None => None,
             Some(p) => {
                 let path = p.relative();
-                match crate::mapping::compile::load(&path, self.env, self.base_url) {
+                match crate::mapping::compile::load(&path, self.env, base_url) {
                     Ok(m) => Some(Arc::new(m)),
                     Err(errors) => {
                         self.errors.extend(errors);

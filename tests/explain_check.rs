@@ -237,3 +237,44 @@ fn explain_refuses_what_is_not_a_resource_request() {
     assert_eq!(out.status.code(), Some(64));
     assert!(text(&out.stderr).contains("discovery endpoints make no platform calls"));
 }
+
+#[test]
+fn scim_platform_base_url_replaces_the_mappings_base_url() {
+    let out = run(
+        &[
+            "explain",
+            "--config",
+            &demo_config(),
+            "GET",
+            "/scim/v2/Users/17",
+        ],
+        &[(
+            "SCIM_SIDECAR_SCIM__PLATFORM_BASE_URL",
+            "https://legacy.internal:9443/root",
+        )],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    assert!(
+        o.contains("GET https://legacy.internal:9443/root/api/v1/users/17"),
+        "{o}"
+    );
+
+    let out = run(
+        &["check", "--config", &demo_config()],
+        &[
+            ("SCIM_SIDECAR_SCIM__PLATFORM_BASE_URL", "ftp://legacy"),
+            ("SCIM_SIDECAR_DEMO_TOKEN", support::TOKEN),
+            ("DEMO_PLATFORM_API_KEY", "key"),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("scim.platform_base_url = \"ftp://legacy\"")
+            && err.contains("SCIM_SIDECAR_SCIM__PLATFORM_BASE_URL"),
+        "{err}"
+    );
+}

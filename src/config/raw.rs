@@ -91,6 +91,7 @@ pub struct Token {
 pub struct Scim {
     pub base_path: Option<String>,
     pub mapping: Option<RelativePathBuf>,
+    pub platform_base_url: Option<String>,
     pub profile: Option<String>,
     pub lowercase_attributes: Option<Vec<String>>,
     pub unmapped_attributes: Option<String>,

@@ -1591,7 +1591,7 @@ impl Compiler<'_> {
 }
 
 /// Splits `http(s)://host[:port][/prefix]` into origin, prefix (no trailing slash) and https.
-fn split_base_url(u: &str) -> Result<(String, String, bool), String> {
+pub(crate) fn split_base_url(u: &str) -> Result<(String, String, bool), String> {
     let (https, rest) = if let Some(r) = u.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = u.strip_prefix("http://") {
