@@ -73,6 +73,10 @@ pub struct Options {
     pub tls: bool,
     /// The bearer token (generated when `None`).
     pub token: Option<String>,
+    /// Users the platform holds at start.
+    pub seed_users: usize,
+    /// Serve only the platform.
+    pub platform_only: bool,
 }
 
 /// A random hex string of `bytes` random bytes.

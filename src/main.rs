@@ -65,6 +65,13 @@ enum Command {
         /// The bearer token clients must send (at least 32 bytes); generated and printed if unset.
         #[arg(long, env = "SCIM_SIDECAR_DEMO_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Users (user<N>@example.com) the demo platform holds at start, e.g. for benchmarks.
+        #[arg(long, default_value_t = 0)]
+        seed_users: usize,
+        /// Run only the demo platform (for benchmarks and for `serve` against it); its API key is
+        /// DEMO_PLATFORM_API_KEY when set, else generated and printed.
+        #[arg(long)]
+        platform_only: bool,
     },
 }
 
@@ -86,12 +93,16 @@ fn main() -> ExitCode {
             admin_listen,
             tls,
             token,
+            seed_users,
+            platform_only,
         } => demo(scim_sidecar::demo::Options {
             listen,
             platform_listen,
             admin_listen,
             tls,
             token,
+            seed_users,
+            platform_only,
         }),
     }
 }
@@ -233,8 +244,21 @@ fn demo(opts: scim_sidecar::demo::Options) -> ExitCode {
             }
         };
         let platform_url = format!("http://{}", listener.local_addr().unwrap_or(opts.platform_listen));
-        let platform_key = demo::random_hex(16);
+        let platform_key = match std::env::var(demo::PLATFORM_KEY_ENV) {
+            Ok(k) if opts.platform_only && !k.is_empty() => k,
+            _ => demo::random_hex(16),
+        };
         let platform = demo::Platform::new(platform_key.clone());
+        if opts.seed_users > 0 {
+            platform.seed_users(opts.seed_users);
+        }
+        if opts.platform_only {
+            let task = tokio::spawn(platform.serve(listener, wait_for_signal()));
+            println!("demo platform: {platform_url}/api/v1/users  (X-Api-Key: {platform_key})");
+            println!("export PLATFORM={platform_url} PLATFORM_KEY={platform_key}");
+            let _ = task.await;
+            return ExitCode::SUCCESS;
+        }
         let (stop_platform, platform_stopped) = tokio::sync::oneshot::channel::<()>();
         let platform_task = tokio::spawn(platform.serve(listener, async move {
             let _ = platform_stopped.await;
