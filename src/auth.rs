@@ -47,6 +47,9 @@ pub enum AuthFailure {
     Malformed,
     /// A token that matches none of the configured ones.
     Invalid,
+    /// More than one `Authorization` header: which one counts would depend on who reads the
+    /// request (a proxy in front may have checked the other), so none does.
+    Ambiguous,
 }
 
 impl AuthFailure {
@@ -57,6 +60,7 @@ impl AuthFailure {
             AuthFailure::WrongScheme => "wrong_scheme",
             AuthFailure::Malformed => "malformed",
             AuthFailure::Invalid => "invalid",
+            AuthFailure::Ambiguous => "ambiguous",
         }
     }
 
@@ -71,6 +75,9 @@ impl AuthFailure {
             }
             AuthFailure::Malformed => "malformed bearer token",
             AuthFailure::Invalid => "invalid bearer token",
+            AuthFailure::Ambiguous => {
+                "more than one Authorization header: send exactly one 'Authorization: Bearer <token>'"
+            }
         };
         ScimError::new(401, None, detail)
     }
@@ -79,6 +86,7 @@ impl AuthFailure {
     pub fn challenge(self) -> &'static str {
         match self {
             AuthFailure::Missing | AuthFailure::WrongScheme => "Bearer realm=\"scim\"",
+            AuthFailure::Ambiguous => "Bearer realm=\"scim\", error=\"invalid_request\"",
             AuthFailure::Malformed | AuthFailure::Invalid => {
                 "Bearer realm=\"scim\", error=\"invalid_token\""
             }
@@ -148,7 +156,11 @@ impl Tokens {
 
     /// Authenticates a request from its `Authorization` header.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthFailure> {
-        let value = headers.get(AUTHORIZATION).ok_or(AuthFailure::Missing)?;
+        let mut all = headers.get_all(AUTHORIZATION).iter();
+        let value = all.next().ok_or(AuthFailure::Missing)?;
+        if all.next().is_some() {
+            return Err(AuthFailure::Ambiguous);
+        }
         let bytes = value.as_bytes();
         let (scheme, rest) = match bytes.iter().position(|b| *b == b' ') {
             Some(i) => (&bytes[..i], &bytes[i + 1..]),
@@ -263,6 +275,13 @@ mod tests {
             t.authenticate(&headers(&format!("Bearer {}", &A[..31]))),
             Err(AuthFailure::Invalid)
         );
+        // two headers, even two valid ones, are ambiguous
+        let mut two = headers(&format!("Bearer {A}"));
+        two.append(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {B}")).expect("h"),
+        );
+        assert_eq!(t.authenticate(&two), Err(AuthFailure::Ambiguous));
     }
 
     #[test]

@@ -250,6 +250,23 @@ impl Backend {
                 }
                 Err(_) => false,
             };
+            if attempt > 1
+                && call.method == Method::DELETE
+                && matches!(&outcome, Ok(r) if r.status == StatusCode::NOT_FOUND)
+            {
+                // An earlier attempt failed without a clear answer and may have deleted it: the
+                // 404 is the earlier attempt's success, not a missing resource.
+                tracing::warn!(
+                    operation = call.operation,
+                    attempt,
+                    "platform DELETE answered 404 on retry; the earlier attempt deleted it"
+                );
+                return Ok(Reply {
+                    status: StatusCode::NO_CONTENT,
+                    headers: HeaderMap::new(),
+                    body: Bytes::new(),
+                });
+            }
             if !retryable || attempt == attempts {
                 if attempt > 1 && outcome.is_ok() {
                     tracing::warn!(
@@ -309,11 +326,35 @@ impl Backend {
                 .collect()
                 .await
                 .map_err(|e| {
-                    Error::Platform(PlatformError::BadResponse(format!(
-                        "{op}: response body unreadable or over {max} bytes: {e}"
-                    )))
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
+                        Error::Platform(PlatformError::BadResponse(format!(
+                            "{op}: response body over {max} bytes (platform.max_response_size)"
+                        )))
+                    } else {
+                        // The connection broke mid-answer: a transport failure, retried like
+                        // one when the call is idempotent.
+                        Error::Platform(PlatformError::Unreachable(format!(
+                            "{op}: connection lost while reading the answer: {e}"
+                        )))
+                    }
                 })?
                 .to_bytes();
+            if parts.status.is_success()
+                && call.method != Method::GET
+                && claims_json(&parts.headers)
+                && !bytes.iter().all(u8::is_ascii_whitespace)
+                && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err()
+            {
+                // A write "succeeded" with a corrupt answer: whether it happened is unknown, so
+                // it is not reported as done (GET answers are parsed, and checked, by their
+                // readers).
+                return Err(Error::Platform(PlatformError::BadResponse(format!(
+                    "{op}: platform answered {} with a body that is not JSON",
+                    parts.status
+                ))));
+            }
             Ok(Reply {
                 status: parts.status,
                 headers: parts.headers,
@@ -328,6 +369,21 @@ impl Backend {
             )))),
         }
     }
+}
+
+/// Whether a response labels its body JSON (`application/json`, `application/*+json`).
+fn claims_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || (essence.len() > 17
+                    && essence[..12].eq_ignore_ascii_case("application/")
+                    && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
+        })
+        .unwrap_or(false)
 }
 
 fn describe(e: &hyper_util::client::legacy::Error) -> String {
@@ -363,6 +419,21 @@ mod tests {
             c.target("/base"),
             "/base/api/v1/users?email=a%2Bb%40x.com&page=1"
         );
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let h = |v: &'static str| {
+            let mut m = HeaderMap::new();
+            m.insert(CONTENT_TYPE, HeaderValue::from_static(v));
+            m
+        };
+        assert!(claims_json(&h("application/json")));
+        assert!(claims_json(&h("Application/JSON; charset=utf-8")));
+        assert!(claims_json(&h("application/problem+json")));
+        assert!(!claims_json(&h("text/plain")));
+        assert!(!claims_json(&h("application/jsonx")));
+        assert!(!claims_json(&HeaderMap::new()));
     }
 
     #[test]

@@ -44,7 +44,7 @@
 
 pub mod platform;
 
-pub use platform::{CallCounts, Fault, Platform, RunningPlatform};
+pub use platform::{CallCounts, Chaos, Fault, Platform, RunningPlatform};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -124,7 +124,7 @@ impl Metrics {
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "auth_failures",
-            "Requests refused with 401, by reason (missing, wrong_scheme, malformed, invalid)",
+            "Requests refused with 401, by reason (missing, wrong_scheme, malformed, invalid, ambiguous)",
             auth_failures.clone(),
         );
         let in_flight = Gauge::default();

@@ -1,6 +1,6 @@
 //! The SCIM listener: TCP accept loop with a connection cap, TLS handshake under a deadline,
 //! HTTP/1.1 and HTTP/2 (ALPN, or h2c prior knowledge in plain mode) through hyper-util's auto
-//! builder, header-read deadline, and graceful drain.
+//! builder, a deadline on the opening bytes and on headers, and graceful drain.
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -16,6 +16,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::app::App;
 use crate::config::Server as ServerConfig;
 use crate::handler::{self, Conn};
+
+mod opening;
+use opening::OpeningDeadline;
 
 /// The HTTP connection builder for the SCIM listener, with its limits and deadlines.
 pub fn http_builder(cfg: &ServerConfig) -> auto::Builder<TokioExecutor> {
@@ -48,6 +51,7 @@ pub async fn accept_loop(
     let cfg = &rt.config.server;
     let builder = Arc::new(http_builder(cfg));
     let handshake_timeout = cfg.handshake_timeout;
+    let opening_timeout = cfg.header_read_timeout;
     let slots = Arc::new(Semaphore::new(cfg.max_connections));
     loop {
         let permit = tokio::select! {
@@ -81,7 +85,8 @@ pub async fn accept_loop(
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {
                             let conn = Conn { peer, tls: true };
-                            serve(stream, &builder, app, conn, watcher).await;
+                            let io = OpeningDeadline::new(stream, opening_timeout);
+                            serve(io, &builder, app, conn, watcher).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -89,7 +94,8 @@ pub async fn accept_loop(
                 }
                 None => {
                     let conn = Conn { peer, tls: false };
-                    serve(tcp, &builder, app, conn, watcher).await;
+                    let io = OpeningDeadline::new(tcp, opening_timeout);
+                    serve(io, &builder, app, conn, watcher).await;
                 }
             }
         });

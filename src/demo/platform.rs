@@ -78,11 +78,35 @@ struct Shared {
     store: RwLock<Store>,
     calls: CallCounters,
     fault: FaultCell,
+    /// Requests the set fault still applies to (`u64::MAX`: all).
+    fault_budget: AtomicU64,
+    /// Random faults: percent in the top byte, then the slow and the stall durations in
+    /// milliseconds (28 bits each); 0 is off.
+    chaos: AtomicU64,
+    /// The random generator of `chaos` (xorshift64*).
+    chaos_rng: AtomicU64,
+    /// Faults injected so far.
+    injected: AtomicU64,
+}
+
+/// Random faults (see [`Platform::set_chaos`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chaos {
+    /// Share of requests that get a fault, 0–100.
+    pub percent: u8,
+    /// Seed of the generator: the same seed draws the same sequence of faults.
+    pub seed: u64,
+    /// The delay of [`Fault::Delay`] when it is drawn: a slow answer, still in time (keep it
+    /// below the client's timeout).
+    pub slow: Duration,
+    /// The duration of [`Fault::Stall`] when it is drawn (make it longer than the client's
+    /// timeout).
+    pub stall: Duration,
 }
 
 /// A failure to inject into every request while it is set (see [`Platform::set_fault`]).
 ///
-/// No fault except `Delay` lets the request reach the data: a `POST` answered with an injected
+/// No fault except `Delay` and `ResetAfterApply` lets the request reach the data: a `POST` answered with an injected
 /// status, garbage, a truncated body or a reset has created nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -98,7 +122,29 @@ pub enum Fault {
     Truncated,
     /// Close the connection without answering (HTTP/2: reset the stream).
     Reset,
+    /// Serve the request (its change is made), then close the connection instead of answering:
+    /// the client cannot tell whether it happened. The hardest case for retries.
+    ResetAfterApply,
+    /// Answer nothing for this long, then close the connection; the request is not applied. A
+    /// platform that hangs: the client times out first. (Unlike `Delay`, which serves the request
+    /// after waiting, so a client that gave up may see it applied later.) Capped like `Delay`.
+    Stall(Duration),
 }
+
+/// The faults [`Chaos`] draws from, equally likely.
+const CHAOS_FAULTS: [Fault; 11] = [
+    Fault::Status(500),
+    Fault::Status(502),
+    Fault::Status(503),
+    Fault::Status(504),
+    Fault::Status(429),
+    Fault::Reset,
+    Fault::ResetAfterApply,
+    Fault::Truncated,
+    Fault::Garbage,
+    Fault::Delay(Duration::ZERO), // Chaos::slow
+    Fault::Stall(Duration::ZERO), // Chaos::stall
+];
 
 /// A platform served on `127.0.0.1` by [`Platform::spawn`]. Dropping it starts a graceful shutdown
 /// in the background; [`RunningPlatform::stop`] also waits for it to finish.
@@ -154,6 +200,10 @@ impl Platform {
                 store: RwLock::default(),
                 calls: CallCounters::default(),
                 fault: FaultCell::default(),
+                fault_budget: AtomicU64::new(u64::MAX),
+                chaos: AtomicU64::new(0),
+                chaos_rng: AtomicU64::new(1),
+                injected: AtomicU64::new(0),
             }),
         }
     }
@@ -258,7 +308,38 @@ impl Platform {
 
     /// Injects `fault` into every request from now on; `None` turns injection off.
     pub fn set_fault(&self, fault: Option<Fault>) {
+        self.shared.fault_budget.store(u64::MAX, Ordering::Release);
         self.shared.fault.set(fault);
+    }
+
+    /// Injects `fault` into the next `requests` requests only, then none.
+    pub fn set_fault_for(&self, fault: Fault, requests: u64) {
+        self.shared.fault_budget.store(requests, Ordering::Release);
+        self.shared.fault.set(Some(fault));
+    }
+
+    /// Injects random faults ([`Chaos`]) into requests while no fixed fault is set; `None` turns
+    /// it off. Each request draws independently; which request gets which fault also depends on
+    /// the order requests arrive in.
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        let ms = |d: Duration| {
+            u64::try_from(d.as_millis())
+                .unwrap_or(CHAOS_MS)
+                .min(CHAOS_MS)
+        };
+        let word = chaos.map_or(0, |c| {
+            (u64::from(c.percent.min(100)) << FAULT_KIND_SHIFT) | (ms(c.slow) << 28) | ms(c.stall)
+        });
+        if let Some(c) = chaos {
+            // xorshift must not start at 0.
+            self.shared.chaos_rng.store(c.seed | 1, Ordering::Release);
+        }
+        self.shared.chaos.store(word, Ordering::Release);
+    }
+
+    /// How many faults were injected so far (fixed and random).
+    pub fn injected_faults(&self) -> u64 {
+        self.shared.injected.load(Ordering::Relaxed)
     }
 
     /// Back to the state of [`Platform::new`]: no users or groups (ids restart at 1), counters at
@@ -267,6 +348,7 @@ impl Platform {
         *self.shared.write() = Store::default();
         self.shared.calls.reset();
         self.shared.fault.set(None);
+        self.shared.chaos.store(0, Ordering::Release);
     }
 
     /// Creates `n` active users and returns their ids (ascending). Each is named `User {id}` with
@@ -490,6 +572,8 @@ struct FaultCell(AtomicU64);
 
 const FAULT_KIND_SHIFT: u32 = 56;
 const FAULT_PAYLOAD: u64 = (1 << FAULT_KIND_SHIFT) - 1;
+/// Largest millisecond count a chaos duration holds (28 bits: about 74 hours).
+const CHAOS_MS: u64 = (1 << 28) - 1;
 
 impl FaultCell {
     fn set(&self, fault: Option<Fault>) {
@@ -514,6 +598,13 @@ fn encode_fault(fault: Option<Fault>) -> u64 {
         Some(Fault::Garbage) => (3, 0),
         Some(Fault::Truncated) => (4, 0),
         Some(Fault::Reset) => (5, 0),
+        Some(Fault::ResetAfterApply) => (6, 0),
+        Some(Fault::Stall(stall)) => (
+            7,
+            u64::try_from(stall.as_nanos())
+                .unwrap_or(u64::MAX)
+                .min(FAULT_PAYLOAD),
+        ),
     };
     (kind << FAULT_KIND_SHIFT) | payload
 }
@@ -526,6 +617,8 @@ fn decode_fault(word: u64) -> Option<Fault> {
         3 => Some(Fault::Garbage),
         4 => Some(Fault::Truncated),
         5 => Some(Fault::Reset),
+        6 => Some(Fault::ResetAfterApply),
+        7 => Some(Fault::Stall(Duration::from_nanos(payload))),
         _ => None,
     }
 }
@@ -659,6 +752,48 @@ impl Shared {
         self.store.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The fault for this request: the fixed one while its budget lasts, else a random one.
+    fn draw_fault(&self) -> Option<Fault> {
+        if let Some(fault) = self.fault.get() {
+            let spent = self
+                .fault_budget
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| match b {
+                    0 => None,
+                    u64::MAX => Some(b),
+                    _ => Some(b - 1),
+                });
+            return spent.is_ok().then_some(fault);
+        }
+        let chaos = self.chaos.load(Ordering::Acquire);
+        if chaos == 0 {
+            return None;
+        }
+        let percent = chaos >> FAULT_KIND_SHIFT;
+        let slow = Duration::from_millis((chaos >> 28) & CHAOS_MS);
+        let stall = Duration::from_millis(chaos & CHAOS_MS);
+        let next = |x: u64| {
+            let mut x = x;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x
+        };
+        let state = self
+            .chaos_rng
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |x| Some(next(x)))
+            .map_or(1, next);
+        let draw = state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        if (draw >> 32) % 100 >= percent {
+            return None;
+        }
+        let pick = CHAOS_FAULTS[usize::try_from((draw >> 8) % 11).unwrap_or(0)];
+        Some(match pick {
+            Fault::Delay(_) => Fault::Delay(slow),
+            Fault::Stall(_) => Fault::Stall(stall),
+            other => other,
+        })
+    }
+
     fn authorized(&self, headers: &HeaderMap) -> bool {
         headers
             .get(&API_KEY)
@@ -672,8 +807,22 @@ impl Shared {
     ) -> Result<Response<ResponseBody>, InjectedFault> {
         let route = Route::parse(request.uri().path());
         self.calls.record(route, request.method());
-        match self.fault.get() {
+        let fault = self.draw_fault();
+        if fault.is_some() {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        match fault {
             None => {}
+            Some(Fault::Stall(stall)) => {
+                tokio::time::sleep(stall).await;
+                return Err(InjectedFault::Reset);
+            }
+            Some(Fault::ResetAfterApply) => {
+                if self.authorized(request.headers()) {
+                    drop(self.dispatch(route, request).await);
+                }
+                return Err(InjectedFault::Reset);
+            }
             Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
             Some(Fault::Status(code)) => return Ok(injected_status(code)),
             Some(Fault::Garbage) => {

@@ -277,13 +277,15 @@ pub fn platform_id(map: &ResourceMap, obj: &Value) -> Option<PlatformId> {
 }
 
 /// A SCIM id turned into a platform id, or `None` when it cannot name a platform resource
-/// (a non-integer for integer ids): such ids are answered 404 without calling the platform.
+/// (a non-integer for integer ids, or one in a non-canonical form such as `007`, which would
+/// otherwise alias `7`): such ids are answered 404 without calling the platform.
 pub fn parse_id(id_type: IdType, scim_id: &str) -> Option<PlatformId> {
     match id_type {
         IdType::Integer => {
             if scim_id.is_empty()
                 || scim_id.len() > 19
                 || !scim_id.bytes().all(|b| b.is_ascii_digit())
+                || (scim_id.len() > 1 && scim_id.starts_with('0'))
             {
                 return None;
             }

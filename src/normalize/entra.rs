@@ -510,7 +510,6 @@ pub fn roles_as_json_strings_in_resource(body: &mut Value, fired: &mut Fired) {
 fn member_item(item: &Value) -> Option<Value> {
     match item {
         Value::String(s) => Some(json!({ "value": s })),
-        Value::Number(n) => Some(json!({ "value": n.to_string() })),
         Value::Object(o) => {
             let mut o = o.clone();
             let before = o.len();
@@ -533,7 +532,7 @@ fn member_items(v: &mut Value) -> bool {
             }
             changed
         }
-        single @ (Value::String(_) | Value::Object(_) | Value::Number(_)) => {
+        single @ (Value::String(_) | Value::Object(_)) => {
             let item = member_item(single).unwrap_or_else(|| single.clone());
             *single = Value::Array(vec![item]);
             true

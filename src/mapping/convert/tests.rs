@@ -202,10 +202,16 @@ fn ids_are_checked_against_the_platform_id_type() {
         "1/2",
         "-1",
         "17a",
+        "007",
+        "00",
         "99999999999999999999",
     ] {
         assert!(parse_id(IdType::Integer, bad).is_none(), "{bad}");
     }
+    assert_eq!(
+        parse_id(IdType::Integer, "0").map(|p| p.text),
+        Some("0".to_owned())
+    );
     assert!(parse_id(IdType::String, "..").is_none());
     assert_eq!(
         parse_id(IdType::String, "a/b").map(|p| p.text),
