@@ -217,18 +217,22 @@ impl Backend {
     /// Performs a call: waits for a slot (bounded), sends, reads the whole reply under the
     /// deadline, and retries idempotent calls on transport failures and 502/503/504.
     pub async fn call(&self, call: &Call) -> Result<Reply, Error> {
-        let _slot = match tokio::time::timeout(
-            self.settings.queue_timeout,
-            self.slots.clone().acquire_owned(),
-        )
-        .await
-        {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) | Err(_) => {
-                return Err(Error::Platform(PlatformError::Overloaded {
-                    retry_after_secs: 1,
-                }));
-            }
+        // A free slot is taken at once; only a wait for one sets up a deadline.
+        let _slot = match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => match tokio::time::timeout(
+                self.settings.queue_timeout,
+                self.slots.clone().acquire_owned(),
+            )
+            .await
+            {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) | Err(_) => {
+                    return Err(Error::Platform(PlatformError::Overloaded {
+                        retry_after_secs: 1,
+                    }));
+                }
+            },
         };
         let idempotent = matches!(
             call.method,

@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use scim_sidecar::config::{self, Sources};
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small JSON
+/// values, and glibc (mostly malloc and free) took a sixth of the CPU profile (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status for an invalid configuration (BSD `EX_USAGE`, as linkerd2-proxy uses).
 const EX_CONFIG: u8 = 64;
 

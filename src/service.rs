@@ -117,12 +117,12 @@ impl Projection {
         !self.excluded.iter().any(|p| named(p) && p.sub.is_none())
     }
 
-    /// Applies the selection.
-    pub fn apply(&self, resource: &Value, map: &ResourceMap) -> Value {
+    /// Applies the selection (the resource is handed back untouched when there is none).
+    pub fn apply(&self, resource: Value, map: &ResourceMap) -> Value {
         if self.attributes.is_empty() && self.excluded.is_empty() {
-            return resource.clone();
+            return resource;
         }
-        projection::project(resource, &map.schema, &self.attributes, &self.excluded)
+        projection::project(&resource, &map.schema, &self.attributes, &self.excluded)
     }
 }
 

@@ -222,13 +222,13 @@ pub fn to_platform_value(m: &AttrMap, v: &Value) -> Result<Value, ScimError> {
 
 /// Platform value → SCIM value: reverse value map, then coercion to the SCIM type. `None` when
 /// the platform value is empty or has no SCIM counterpart.
-pub fn to_scim_value(m: &AttrMap, v: &Value) -> Option<Value> {
-    if !present(v) {
+pub fn to_scim_value(m: &AttrMap, v: Value) -> Option<Value> {
+    if !present(&v) {
         return None;
     }
     let v = match &m.values {
         Some(map) => {
-            let (k, _) = map.iter().find(|(_, p)| eq_loose(p, v))?;
+            let (k, _) = map.iter().find(|(_, p)| eq_loose(p, &v))?;
             match m.ty {
                 AttrType::Boolean => Value::Bool(k == "true"),
                 AttrType::Integer => json!(k.parse::<i64>().ok()?),
@@ -236,7 +236,7 @@ pub fn to_scim_value(m: &AttrMap, v: &Value) -> Option<Value> {
                 _ => Value::String(k.clone()),
             }
         }
-        None => v.clone(),
+        None => v,
     };
     Some(match (m.ty, v) {
         (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
@@ -323,7 +323,7 @@ pub fn to_scim(map: &ResourceMap, obj: &Value) -> Result<Converted, String> {
             Read::Join(t) => t.render(obj).map(Value::String),
             Read::Constant(c) => Some(c.clone()),
         };
-        if let Some(v) = raw.as_ref().and_then(|r| to_scim_value(m, r)) {
+        if let Some(v) = raw.and_then(|r| to_scim_value(m, r)) {
             scim_set(m, &mut scim, v);
         }
     }

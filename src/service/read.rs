@@ -59,7 +59,7 @@ pub async fn get<T: Transport>(
     let ms = members::fetch(ctx, map, &conv.id, proj.wants_members()).await?;
     let (res, version) = ctx.finish(map, conv, ms);
     Ok(Outcome::Ok {
-        body: proj.apply(&res, map),
+        body: proj.apply(res, map),
         etag: Some(version),
     })
 }
@@ -89,7 +89,7 @@ pub async fn list<T: Transport>(
     for conv in found {
         let ms = members::fetch(ctx, map, &conv.id, wants).await?;
         let (res, _) = ctx.finish(map, conv, ms);
-        resources.push(q.projection.apply(&res, map));
+        resources.push(q.projection.apply(res, map));
     }
     Ok(Outcome::Ok {
         body: list::list_response(total, q.paging.start_index, resources),
@@ -296,7 +296,7 @@ pub async fn search<T: Transport>(
         for conv in found {
             let ms = members::fetch(ctx, map, &conv.id, wants).await?;
             let (res, _) = ctx.finish(map, conv, ms);
-            resources.push(projection.apply(&res, map));
+            resources.push(projection.apply(res, map));
         }
     }
     Ok(Outcome::Ok {

@@ -719,7 +719,7 @@ async fn patch_inner<T: Transport>(
     }
     let (res, etag) = ctx.finish(map, conv, None);
     Ok(Outcome::Ok {
-        body: proj.apply(&res, map),
+        body: proj.apply(res, map),
         etag: Some(etag),
     })
 }

@@ -161,8 +161,8 @@ fn values_outside_a_value_map_are_refused() {
         Ok(json!("disabled"))
     );
     assert!(to_platform_value(active, &json!("maybe")).is_err());
-    assert_eq!(to_scim_value(active, &json!("active")), Some(json!(true)));
-    assert_eq!(to_scim_value(active, &json!("suspended")), None);
+    assert_eq!(to_scim_value(active, json!("active")), Some(json!(true)));
+    assert_eq!(to_scim_value(active, json!("suspended")), None);
 }
 
 #[test]
