@@ -381,11 +381,11 @@ fn claims_json(headers: &HeaderMap) -> bool {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            let essence = v.split(';').next().unwrap_or("").trim();
-            essence.eq_ignore_ascii_case("application/json")
+            let essence = v.split(';').next().unwrap_or("").trim().as_bytes();
+            essence.eq_ignore_ascii_case(b"application/json")
                 || (essence.len() > 17
-                    && essence[..12].eq_ignore_ascii_case("application/")
-                    && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
+                    && essence[..12].eq_ignore_ascii_case(b"application/")
+                    && essence[essence.len() - 5..].eq_ignore_ascii_case(b"+json"))
         })
         .unwrap_or(false)
 }
