@@ -474,33 +474,48 @@ fn roles_in(v: &mut Value) -> bool {
     }
 }
 
-/// Quirk 14: PATCH values of `roles` serialised as JSON strings.
-pub fn roles_as_json_strings_in_op(op: &mut Value, fired: &mut Fired) {
-    let is_roles = op
+/// Applies `rewrite` to the value of attribute `attr` in a PATCH op: the op's value when its
+/// path is `attr`, or the `attr` member (any case) of a path-less object value. Whether it
+/// changed anything.
+fn attr_in_op(op: &mut Value, attr: &str, rewrite: fn(&mut Value) -> bool) -> bool {
+    let is_attr = op
         .get("path")
         .and_then(Value::as_str)
-        .is_some_and(|p| p.eq_ignore_ascii_case("roles"));
-    let changed = match op.get_mut("value") {
-        Some(v) if is_roles => roles_in(v),
-        Some(Value::Object(obj)) => match key_ci(obj, "roles").map(str::to_owned) {
-            Some(k) => obj.get_mut(&k).is_some_and(roles_in),
-            None => false,
-        },
+        .is_some_and(|p| p.eq_ignore_ascii_case(attr));
+    match op.get_mut("value") {
+        Some(v) if is_attr => rewrite(v),
+        Some(Value::Object(obj)) => attr_in_object(obj, attr, rewrite),
         _ => false,
-    };
-    if changed {
+    }
+}
+
+/// Applies `rewrite` to the `attr` member (any case) of a POST/PUT body.
+fn attr_in_resource(body: &mut Value, attr: &str, rewrite: fn(&mut Value) -> bool) -> bool {
+    body.as_object_mut()
+        .is_some_and(|obj| attr_in_object(obj, attr, rewrite))
+}
+
+fn attr_in_object(
+    obj: &mut Map<String, Value>,
+    attr: &str,
+    rewrite: fn(&mut Value) -> bool,
+) -> bool {
+    match key_ci(obj, attr).map(str::to_owned) {
+        Some(k) => obj.get_mut(&k).is_some_and(rewrite),
+        None => false,
+    }
+}
+
+/// Quirk 14: PATCH values of `roles` serialised as JSON strings.
+pub fn roles_as_json_strings_in_op(op: &mut Value, fired: &mut Fired) {
+    if attr_in_op(op, "roles", roles_in) {
         fire(fired, "entra.14.roles_json");
     }
 }
 
 /// Quirk 14: the same in POST/PUT bodies.
 pub fn roles_as_json_strings_in_resource(body: &mut Value, fired: &mut Fired) {
-    let Some(obj) = body.as_object_mut() else {
-        return;
-    };
-    if let Some(k) = key_ci(obj, "roles").map(str::to_owned)
-        && obj.get_mut(&k).is_some_and(roles_in)
-    {
+    if attr_in_resource(body, "roles", roles_in) {
         fire(fired, "entra.14.roles_json");
     }
 }
@@ -544,31 +559,14 @@ fn member_items(v: &mut Value) -> bool {
 /// Quirk 11: member items with or without `"$ref": null`, several per op, or bare ids
 /// (Microsoft's Postman suite) → an array of `{"value": "<id>"}`.
 pub fn member_items_in_op(op: &mut Value, fired: &mut Fired) {
-    let is_members = op
-        .get("path")
-        .and_then(Value::as_str)
-        .is_some_and(|p| p.eq_ignore_ascii_case("members"));
-    let changed = match op.get_mut("value") {
-        Some(v) if is_members => member_items(v),
-        Some(Value::Object(obj)) => match key_ci(obj, "members").map(str::to_owned) {
-            Some(k) => obj.get_mut(&k).is_some_and(member_items),
-            None => false,
-        },
-        _ => false,
-    };
-    if changed {
+    if attr_in_op(op, "members", member_items) {
         fire(fired, "entra.11.member_items");
     }
 }
 
 /// Quirk 11: the same in POST/PUT bodies (Okta pushes groups with members).
 pub fn member_items_in_resource(body: &mut Value, fired: &mut Fired) {
-    let Some(obj) = body.as_object_mut() else {
-        return;
-    };
-    if let Some(k) = key_ci(obj, "members").map(str::to_owned)
-        && obj.get_mut(&k).is_some_and(member_items)
-    {
+    if attr_in_resource(body, "members", member_items) {
         fire(fired, "entra.11.member_items");
     }
 }
