@@ -454,18 +454,7 @@ async fn replace_inner<T: Transport>(
         Ok::<(Converted, bool), Error>((conv, toggled))
     }
     .await;
-    let (conv, toggled) = match written_result {
-        Ok(x) => x,
-        Err(e) => {
-            members::undo(ctx, map, &pid, &done).await;
-            return Err(e);
-        }
-    };
-    let conv = if toggled {
-        ctx.read_one(map, &pid).await?.unwrap_or(conv)
-    } else {
-        conv
-    };
+    let conv = settle(ctx, map, &pid, &done, written_result).await?;
     journal.updated(kind, &old.scim, &conv.scim, &ctx.settings.audit);
     journal.members(&done);
     let ms = uses_member_calls(map).then(|| wanted.iter().map(|m| m.text.clone()).collect());
@@ -588,6 +577,30 @@ fn member_op(op: &PatchOp) -> Option<(bool, Vec<Value>)> {
     }
 }
 
+/// After the member calls of a replace or a patch: when the field writes failed, the member
+/// changes already made are undone (the request is all or nothing); when `active` was toggled
+/// by its own call, the resource is read back so the answer shows it.
+async fn settle<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    pid: &PlatformId,
+    done: &members::Done,
+    written: Result<(Converted, bool), Error>,
+) -> Result<Converted, Error> {
+    let (conv, toggled) = match written {
+        Ok(x) => x,
+        Err(e) => {
+            members::undo(ctx, map, pid, done).await;
+            return Err(e);
+        }
+    };
+    if toggled {
+        Ok(ctx.read_one(map, pid).await?.unwrap_or(conv))
+    } else {
+        Ok(conv)
+    }
+}
+
 /// `PATCH /{Resources}/{id}` with an RFC 7644 PatchOp body (already normalized).
 pub async fn patch<T: Transport>(
     ctx: &Ctx<'_, T>,
@@ -700,18 +713,7 @@ async fn patch_inner<T: Transport>(
         Ok::<(Converted, bool), Error>((conv, toggled))
     }
     .await;
-    let (conv, toggled) = match written_result {
-        Ok(x) => x,
-        Err(e) => {
-            members::undo(ctx, map, &pid, &done).await;
-            return Err(e);
-        }
-    };
-    let conv = if toggled {
-        ctx.read_one(map, &pid).await?.unwrap_or(conv)
-    } else {
-        conv
-    };
+    let conv = settle(ctx, map, &pid, &done, written_result).await?;
     journal.updated(kind, &old.scim, &conv.scim, &ctx.settings.audit);
     journal.members(&done);
     if kind == ResourceKind::Group {
