@@ -12,10 +12,58 @@ pub struct FieldPath {
     steps: Vec<Step>,
 }
 
+/// One step of a compiled path: an object key or an array index. Shared with the direct route
+/// of `mapping::jsonpath`.
 #[derive(Clone, PartialEq, Eq, Debug)]
-enum Step {
+pub(crate) enum Step {
     Key(String),
     Index(usize),
+}
+
+/// The value at `steps` below `v`, if every step exists.
+pub(crate) fn walk<'a>(mut v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+    for s in steps {
+        v = match (s, v) {
+            (Step::Key(k), Value::Object(m)) => m.get(k)?,
+            (Step::Index(i), Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// Sets the value at `steps` below `root`, creating objects (and padding arrays with nulls) on
+/// the way. A non-container in the way is replaced.
+pub(crate) fn set(root: &mut Value, steps: &[Step], value: Value) {
+    let mut cur = root;
+    for s in steps {
+        cur = match s {
+            Step::Key(k) => {
+                if !cur.is_object() {
+                    *cur = Value::Object(Map::new());
+                }
+                match cur {
+                    Value::Object(m) => m.entry(k.clone()).or_insert(Value::Null),
+                    _ => return,
+                }
+            }
+            Step::Index(i) => {
+                if !cur.is_array() {
+                    *cur = Value::Array(Vec::new());
+                }
+                match cur {
+                    Value::Array(a) => {
+                        if a.len() <= *i {
+                            a.resize(*i + 1, Value::Null);
+                        }
+                        &mut a[*i]
+                    }
+                    _ => return,
+                }
+            }
+        };
+    }
+    *cur = value;
 }
 
 impl fmt::Debug for FieldPath {
@@ -68,49 +116,13 @@ impl FieldPath {
 
     /// The value at this path, if any (`null` counts as absent).
     pub fn get<'a>(&self, v: &'a Value) -> Option<&'a Value> {
-        let mut v = v;
-        for s in &self.steps {
-            v = match (s, v) {
-                (Step::Key(k), Value::Object(m)) => m.get(k)?,
-                (Step::Index(i), Value::Array(a)) => a.get(*i)?,
-                _ => return None,
-            };
-        }
-        (!v.is_null()).then_some(v)
+        walk(v, &self.steps).filter(|v| !v.is_null())
     }
 
     /// Sets the value at this path, creating objects (and padding arrays with nulls) on the way.
     /// A non-container in the way is replaced.
     pub fn set(&self, root: &mut Value, value: Value) {
-        let mut cur = root;
-        for s in &self.steps {
-            cur = match s {
-                Step::Key(k) => {
-                    if !cur.is_object() {
-                        *cur = Value::Object(Map::new());
-                    }
-                    match cur {
-                        Value::Object(m) => m.entry(k.clone()).or_insert(Value::Null),
-                        _ => return,
-                    }
-                }
-                Step::Index(i) => {
-                    if !cur.is_array() {
-                        *cur = Value::Array(Vec::new());
-                    }
-                    match cur {
-                        Value::Array(a) => {
-                            if a.len() <= *i {
-                                a.resize(*i + 1, Value::Null);
-                            }
-                            &mut a[*i]
-                        }
-                        _ => return,
-                    }
-                }
-            };
-        }
-        *cur = value;
+        set(root, &self.steps, value);
     }
 
     /// Whether two paths overlap (one is a prefix of the other): writing both would collide.

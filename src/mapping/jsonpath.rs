@@ -9,6 +9,8 @@
 
 use jsonpath_rust::parser::model::JpQuery;
 use serde_json::Value;
+
+use crate::mapping::field::{self, Step, walk};
 use std::fmt;
 
 /// Longest JSONPath accepted in a mapping.
@@ -27,12 +29,6 @@ pub struct JsonPath {
 enum Kind {
     Direct(Vec<Step>),
     Query(Box<JpQuery>),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Step {
-    Key(String),
-    Index(usize),
 }
 
 impl fmt::Debug for JsonPath {
@@ -115,51 +111,11 @@ impl JsonPath {
     /// for other paths `root` becomes `v`). Used to build simulated platform answers for
     /// `scim-sidecar explain`.
     pub fn place(&self, root: &mut Value, v: Value) {
-        let Kind::Direct(steps) = &self.kind else {
-            *root = v;
-            return;
-        };
-        let mut cur = root;
-        for s in steps {
-            cur = match s {
-                Step::Key(k) => {
-                    if !cur.is_object() {
-                        *cur = Value::Object(serde_json::Map::new());
-                    }
-                    match cur {
-                        Value::Object(m) => m.entry(k.clone()).or_insert(Value::Null),
-                        _ => return,
-                    }
-                }
-                Step::Index(i) => {
-                    if !cur.is_array() {
-                        *cur = Value::Array(Vec::new());
-                    }
-                    match cur {
-                        Value::Array(a) => {
-                            if a.len() <= *i {
-                                a.resize(*i + 1, Value::Null);
-                            }
-                            &mut a[*i]
-                        }
-                        _ => return,
-                    }
-                }
-            };
+        match &self.kind {
+            Kind::Direct(steps) => field::set(root, steps, v),
+            Kind::Query(_) => *root = v,
         }
-        *cur = v;
     }
-}
-
-fn walk<'a>(mut v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
-    for s in steps {
-        v = match (s, v) {
-            (Step::Key(k), Value::Object(m)) => m.get(k)?,
-            (Step::Index(i), Value::Array(a)) => a.get(*i)?,
-            _ => return None,
-        };
-    }
-    Some(v)
 }
 
 /// `$`, `$.a.b`, `$.a[0].b`, `$['a']`: keys of letters, digits, `_`, `-`, `$`; numeric indexes.
