@@ -165,13 +165,7 @@ fn element_filter_bools(f: Filter, attr: &Attribute, changed: &mut bool) -> Filt
                 && attr
                     .sub(&path.name)
                     .is_some_and(|s| s.ty == AttrType::Boolean);
-            let value = match (&value, is_bool) {
-                (Literal::String(s), true) if string_bool(&Value::String(s.clone())).is_some() => {
-                    *changed = true;
-                    Literal::Bool(s.eq_ignore_ascii_case("true"))
-                }
-                _ => value,
-            };
+            let value = literal_bool(value, is_bool, changed);
             Filter::Compare {
                 path,
                 op,
