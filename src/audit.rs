@@ -131,36 +131,23 @@ pub fn emit(who: Option<Who<'_>>, policy: &Policy, e: &Event<'_>, outcome: Resul
         .changes
         .map(|c| c.keys().cloned().collect::<Vec<_>>().join(","))
         .unwrap_or_default();
-    match outcome {
-        Ok(()) => tracing::info!(
-            target: TARGET,
-            event = e.event,
-            outcome = "success",
-            request_id = who.request_id,
-            token = who.token,
-            scim_id = e.scim_id.unwrap_or("-"),
-            platform_id = e.platform_id.unwrap_or("-"),
-            member = e.member.unwrap_or("-"),
-            attributes = %attributes,
-            changes = %changes,
-            "audit"
-        ),
-        Err(err) => tracing::info!(
-            target: TARGET,
-            event = e.event,
-            outcome = "failure",
-            request_id = who.request_id,
-            token = who.token,
-            scim_id = e.scim_id.unwrap_or("-"),
-            platform_id = e.platform_id.unwrap_or("-"),
-            member = e.member.unwrap_or("-"),
-            attributes = %attributes,
-            changes = %changes,
-            status = err.status(),
-            fault = err.fault(),
-            "audit"
-        ),
-    }
+    // `status` and `fault` are recorded only for a failure (a `None` field is left out).
+    let failure = outcome.err();
+    tracing::info!(
+        target: TARGET,
+        event = e.event,
+        outcome = if failure.is_some() { "failure" } else { "success" },
+        request_id = who.request_id,
+        token = who.token,
+        scim_id = e.scim_id.unwrap_or("-"),
+        platform_id = e.platform_id.unwrap_or("-"),
+        member = e.member.unwrap_or("-"),
+        attributes = %attributes,
+        changes = %changes,
+        status = failure.map(Error::status),
+        fault = failure.map(Error::fault),
+        "audit"
+    );
 }
 
 #[cfg(test)]

@@ -442,6 +442,11 @@ mod audit {
                 .is_some_and(|c| c.contains("name.familyName") && c.contains("<redacted>"))
         );
         assert_eq!(events[10]["status"], 400);
+        assert!(
+            events[0].get("status").is_none() && events[0].get("fault").is_none(),
+            "a success has no status or fault: {}",
+            events[0]
+        );
         let all = serde_json::to_string(&events).expect("json");
         assert!(!all.contains(TOKEN), "no token in audit events");
         for secret in ["Secretname", "Othername", "audit@x.com"] {
