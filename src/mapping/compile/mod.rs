@@ -1,0 +1,525 @@
+//! Compiling a mapping file into a [`Mapping`]: every key checked, every path and template parsed,
+//! every problem reported at once with its key, value and file.
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use figment::value::magic::RelativePathBuf;
+use http::Method;
+use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{Backend, Settings};
+use crate::config::{ConfigError, values};
+use crate::mapping::field::FieldPath;
+use crate::mapping::jsonpath::JsonPath;
+use crate::mapping::model::{
+    AttrMap, CallPair, Deactivation, ErrorRule, IdType, ListSpec, Mapping, MemberCalls, MemberSpec,
+    OnEmpty, Op, Paging, PlatformType, PushRule, Read, ResourceMap, Total,
+};
+use crate::mapping::pushdown;
+use crate::mapping::raw;
+use crate::mapping::template::{BodyTemplate, JoinTemplate, PathTemplate, TextTemplate, Var};
+use crate::routes::ResourceKind;
+use crate::scim::error::ScimType;
+use crate::scim::filter::{CompareOp, Filter, Literal};
+use crate::scim::path::{Location, PatchPath, resolve};
+use crate::scim::schema::{AttrType, Extension, Mutability, Registry, ResourceSchema, Schema};
+
+mod attributes;
+mod lists;
+mod members;
+mod operations;
+mod platform;
+mod schemas;
+
+pub(crate) use platform::split_base_url;
+use schemas::published_schema;
+
+/// Where secrets named in the mapping (`value_env`, `password_env`) are looked up.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Compiles the mapping file at `path`. `env` resolves `*_env` secrets; `base_url` overrides
+/// `platform.base_url` (the demo uses it to point at the platform it just started).
+pub fn load(
+    path: &Path,
+    env: EnvLookup<'_>,
+    base_url: Option<&str>,
+) -> Result<Mapping, Vec<ConfigError>> {
+    let file = path.display().to_string();
+    if !path.is_file() {
+        return Err(vec![ConfigError {
+            key: "(file)".to_owned(),
+            value: Some(file.clone()),
+            source: file,
+            reason: "mapping file not found".to_owned(),
+        }]);
+    }
+    let figment = Figment::from(Toml::file_exact(path));
+    let raw: raw::MappingFile = match figment.extract_lossy() {
+        Ok(r) => r,
+        Err(err) => return Err(figment_errors(err, &file)),
+    };
+    let mut c = Compiler {
+        file,
+        env,
+        errors: Vec::new(),
+    };
+    match c.mapping(raw, path, base_url) {
+        Some(m) if c.errors.is_empty() => Ok(m),
+        _ => Err(c.errors),
+    }
+}
+
+fn figment_errors(err: figment::Error, file: &str) -> Vec<ConfigError> {
+    err.into_iter()
+        .map(|e| {
+            let mut key = e.path.join(".");
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind
+                && !key.ends_with(field.as_str())
+            {
+                key = if key.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{key}.{field}")
+                };
+            }
+            ConfigError {
+                key: if key.is_empty() {
+                    "(file)".to_owned()
+                } else {
+                    key
+                },
+                value: None,
+                source: file.to_owned(),
+                reason: e.kind.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// The fixed facts of one kind of operation: its name, default method, allowed placeholders,
+/// whether `{id}` is required, and what an empty success means.
+struct OpSpec {
+    name: &'static str,
+    method: Method,
+    vars: &'static [Var],
+    need_id: bool,
+    on_empty: OnEmpty,
+}
+
+const CREATE: OpSpec = OpSpec {
+    name: "create",
+    method: Method::POST,
+    vars: &[],
+    need_id: false,
+    on_empty: OnEmpty::Read,
+};
+const READ: OpSpec = OpSpec {
+    name: "read",
+    method: Method::GET,
+    vars: &[Var::Id],
+    need_id: true,
+    on_empty: OnEmpty::Read,
+};
+const REPLACE: OpSpec = OpSpec {
+    name: "replace",
+    method: Method::PUT,
+    vars: &[Var::Id],
+    need_id: true,
+    on_empty: OnEmpty::Read,
+};
+const UPDATE: OpSpec = OpSpec {
+    name: "update",
+    method: Method::PATCH,
+    vars: &[Var::Id],
+    need_id: true,
+    on_empty: OnEmpty::Read,
+};
+const DELETE: OpSpec = OpSpec {
+    name: "delete",
+    method: Method::DELETE,
+    vars: &[Var::Id],
+    need_id: true,
+    on_empty: OnEmpty::Nothing,
+};
+const DEACTIVATE: OpSpec = OpSpec {
+    name: "deactivate",
+    method: Method::POST,
+    vars: &[Var::Id],
+    need_id: true,
+    on_empty: OnEmpty::Nothing,
+};
+const ACTIVATE: OpSpec = OpSpec {
+    name: "activate",
+    method: Method::POST,
+    vars: &[Var::Id],
+    need_id: true,
+    on_empty: OnEmpty::Nothing,
+};
+const MEMBERS_ADD: OpSpec = OpSpec {
+    name: "members.add",
+    method: Method::POST,
+    vars: &[Var::Id, Var::Member],
+    need_id: true,
+    on_empty: OnEmpty::Nothing,
+};
+const MEMBERS_REMOVE: OpSpec = OpSpec {
+    name: "members.remove",
+    method: Method::DELETE,
+    vars: &[Var::Id, Var::Member],
+    need_id: true,
+    on_empty: OnEmpty::Nothing,
+};
+
+struct Compiler<'a> {
+    file: String,
+    env: EnvLookup<'a>,
+    errors: Vec<ConfigError>,
+}
+
+fn q(s: &str) -> Option<String> {
+    Some(format!("{s:?}"))
+}
+
+/// A `&'static str` label for an operation (metric label values are static).
+fn label(kind: ResourceKind, op: &str) -> &'static str {
+    match (kind, op) {
+        (ResourceKind::User, "create") => "users.create",
+        (ResourceKind::User, "read") => "users.read",
+        (ResourceKind::User, "replace") => "users.replace",
+        (ResourceKind::User, "update") => "users.update",
+        (ResourceKind::User, "delete") => "users.delete",
+        (ResourceKind::User, "list") => "users.list",
+        (ResourceKind::User, "deactivate") => "users.deactivate",
+        (ResourceKind::User, "activate") => "users.activate",
+        (ResourceKind::Group, "create") => "groups.create",
+        (ResourceKind::Group, "read") => "groups.read",
+        (ResourceKind::Group, "replace") => "groups.replace",
+        (ResourceKind::Group, "update") => "groups.update",
+        (ResourceKind::Group, "delete") => "groups.delete",
+        (ResourceKind::Group, "list") => "groups.list",
+        (ResourceKind::Group, "members.list") => "groups.members.list",
+        (ResourceKind::Group, "members.add") => "groups.members.add",
+        (ResourceKind::Group, "members.remove") => "groups.members.remove",
+        _ => "other",
+    }
+}
+
+fn section(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    }
+}
+
+impl Compiler<'_> {
+    fn err(&mut self, key: impl Into<String>, value: Option<String>, reason: impl Into<String>) {
+        self.errors.push(ConfigError {
+            key: key.into(),
+            value,
+            source: self.file.clone(),
+            reason: reason.into(),
+        });
+    }
+
+    fn duration(&mut self, key: &str, raw: Option<String>, default: Duration) -> Duration {
+        match raw {
+            None => default,
+            Some(s) => match values::duration(&s) {
+                Ok(d) if d.is_zero() => {
+                    self.err(key, q(&s), "must be greater than zero");
+                    default
+                }
+                Ok(d) => d,
+                Err(r) => {
+                    self.err(key, q(&s), r);
+                    default
+                }
+            },
+        }
+    }
+
+    fn json_path(&mut self, key: &str, text: &str) -> Option<JsonPath> {
+        JsonPath::compile(text)
+            .map_err(|r| self.err(key, q(text), r))
+            .ok()
+    }
+
+    fn field(&mut self, key: &str, text: &str) -> Option<FieldPath> {
+        FieldPath::parse(text)
+            .map_err(|r| self.err(key, q(text), r))
+            .ok()
+    }
+
+    fn path_template(&mut self, key: &str, text: &str, vars: &[Var]) -> Option<PathTemplate> {
+        PathTemplate::parse(text, vars)
+            .map_err(|r| self.err(key, q(text), r))
+            .ok()
+    }
+
+    fn query(
+        &mut self,
+        key: &str,
+        raw: &BTreeMap<String, String>,
+        vars: &[Var],
+    ) -> Vec<(String, TextTemplate)> {
+        raw.iter()
+            .filter_map(|(k, v)| {
+                TextTemplate::parse(v, vars)
+                    .map_err(|r| self.err(format!("{key}.{k}"), q(v), r))
+                    .ok()
+                    .map(|t| (k.clone(), t))
+            })
+            .collect()
+    }
+
+    fn secret(
+        &mut self,
+        prefix: &str,
+        (env_key, env): (&str, &Option<String>),
+        (file_key, file): (&str, &Option<RelativePathBuf>),
+    ) -> Option<String> {
+        match (env, file) {
+            (Some(var), None) => match (self.env)(var) {
+                Some(v) if !v.trim().is_empty() => Some(v.trim().to_owned()),
+                _ => {
+                    self.err(
+                        format!("{prefix}.{env_key}"),
+                        Some(var.clone()),
+                        "environment variable is not set or empty",
+                    );
+                    None
+                }
+            },
+            (None, Some(f)) => {
+                let p = f.relative();
+                match std::fs::read_to_string(&p) {
+                    Ok(v) if !v.trim().is_empty() => Some(v.trim().to_owned()),
+                    Ok(_) => {
+                        self.err(
+                            format!("{prefix}.{file_key}"),
+                            Some(p.display().to_string()),
+                            "the file is empty",
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.err(
+                            format!("{prefix}.{file_key}"),
+                            Some(p.display().to_string()),
+                            format!("cannot read: {e}"),
+                        );
+                        None
+                    }
+                }
+            }
+            (Some(_), Some(_)) => {
+                self.err(
+                    prefix,
+                    None,
+                    format!("set either {env_key} or {file_key}, not both"),
+                );
+                None
+            }
+            (None, None) => {
+                self.err(
+                    prefix,
+                    None,
+                    format!("missing secret: set {env_key} (an environment variable name) or {file_key} (a file)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn mapping(
+        &mut self,
+        raw: raw::MappingFile,
+        path: &Path,
+        base_url: Option<&str>,
+    ) -> Option<Mapping> {
+        let platform = self.platform(raw.platform, base_url);
+        let registry = self.registry(&raw.schemas);
+        let users = raw
+            .users
+            .and_then(|r| self.resource(ResourceKind::User, r, &registry.user));
+        let groups = raw
+            .groups
+            .and_then(|r| self.resource(ResourceKind::Group, r, &registry.group));
+        if users.is_none() && groups.is_none() && self.errors.is_empty() {
+            self.err(
+                "users",
+                None,
+                "the mapping maps neither [users] nor [groups]",
+            );
+        }
+        if let Some(MemberSpec::OnUser { .. }) = groups.as_ref().and_then(|g| g.members.as_ref()) {
+            match &users {
+                None => self.err(
+                    "groups.members.mode",
+                    q("on_user"),
+                    "membership held on the user needs a [users] mapping",
+                ),
+                Some(u) if u.update.is_none() && u.replace.is_none() => self.err(
+                    "groups.members.mode",
+                    q("on_user"),
+                    "membership held on the user needs [users.update] or [users.replace] to write it",
+                ),
+                Some(u) if u.list.is_none() => self.err(
+                    "groups.members.mode",
+                    q("on_user"),
+                    "membership held on the user needs [users.list] to find a group's members",
+                ),
+                Some(_) => {}
+            }
+        }
+        let (settings, errors, readiness) = platform?;
+        if !self.errors.is_empty() {
+            return None;
+        }
+        let backend = match Backend::new(settings) {
+            Ok(b) => Arc::new(b),
+            Err(r) => {
+                self.err("platform.ca_file", None, r);
+                return None;
+            }
+        };
+        Some(Mapping {
+            file: path.to_path_buf(),
+            backend,
+            errors,
+            users,
+            groups,
+            readiness,
+        })
+    }
+
+    // --- [platform] ---
+
+    fn resource(
+        &mut self,
+        kind: ResourceKind,
+        r: raw::Resource,
+        schema: &Arc<ResourceSchema>,
+    ) -> Option<ResourceMap> {
+        let sec = section(kind);
+        let before = self.errors.len();
+        let id = self.json_path(&format!("{sec}.id"), r.id.as_deref().unwrap_or("$.id"));
+        let has_read = r.read.is_some();
+        let id_type = match r.id_type.as_deref() {
+            None | Some("string") => IdType::String,
+            Some("integer") => IdType::Integer,
+            Some(other) => {
+                self.err(
+                    format!("{sec}.id_type"),
+                    q(other),
+                    "expected \"integer\" or \"string\"",
+                );
+                IdType::String
+            }
+        };
+        let create = self.op(kind, &CREATE, r.create);
+        let read = self.op(kind, &READ, r.read);
+        let replace = self.op(kind, &REPLACE, r.replace);
+        let update = self.op(kind, &UPDATE, r.update);
+        let delete = self.op(kind, &DELETE, r.delete);
+        if !has_read {
+            self.err(
+                format!("{sec}.read"),
+                None,
+                "missing; reading one resource by id is needed for GET and PATCH, e.g. path = \"/api/v1/users/{id}\"",
+            );
+        }
+        let list = r
+            .list
+            .and_then(|l| self.list(kind, &format!("{sec}.list"), "list", l, &[], false));
+
+        let mut attributes = Vec::new();
+        for (i, a) in r.attributes.iter().enumerate() {
+            if let Some(m) = self.attribute(&format!("{sec}.attributes[{i}]"), a, schema) {
+                attributes.push(m);
+            }
+        }
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for m in &attributes {
+            let k = pushdown::key_of_attr(m);
+            if let Some(prev) = seen.insert(k, m.key.clone()) {
+                self.err(
+                    &m.key,
+                    q(&m.scim),
+                    format!("this SCIM attribute is already mapped by {prev}"),
+                );
+            }
+        }
+
+        let deactivate = match (kind, r.deactivate) {
+            (_, None) => Deactivation::Field,
+            (ResourceKind::Group, Some(_)) => {
+                self.err(
+                    "groups.deactivate",
+                    None,
+                    "groups have no `active` attribute",
+                );
+                Deactivation::Field
+            }
+            (ResourceKind::User, Some(d)) => {
+                self.deactivation(d, &mut attributes, delete.is_some())
+            }
+        };
+        let members = match (kind, r.members) {
+            (_, None) => None,
+            (ResourceKind::User, Some(_)) => {
+                self.err(
+                    "users.members",
+                    None,
+                    "membership is mapped under [groups.members]",
+                );
+                None
+            }
+            (ResourceKind::Group, Some(m)) => {
+                self.members(m, update.is_some() || replace.is_some())
+            }
+        };
+
+        let mut pushdown_rules = Vec::new();
+        for (i, f) in r.filters.iter().enumerate() {
+            if let Some(rule) =
+                self.push_rule(&format!("{sec}.filters[{i}]"), f, schema, &attributes)
+            {
+                pushdown_rules.push(rule);
+            }
+        }
+        if !pushdown_rules.is_empty() && list.is_none() {
+            self.err(
+                format!("{sec}.filters"),
+                None,
+                format!("filters push down into [{sec}.list], which is missing"),
+            );
+        }
+        let published = Arc::new(published_schema(schema, &attributes, members.is_some()));
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(ResourceMap {
+            kind,
+            schema: schema.clone(),
+            published,
+            id: id?,
+            id_type,
+            create,
+            read,
+            replace,
+            update,
+            delete,
+            list,
+            pushdown: pushdown_rules,
+            attributes,
+            deactivate,
+            members,
+        })
+    }
+}
