@@ -25,6 +25,9 @@ pub struct Runtime {
     pub normalizer: crate::normalize::Normalizer,
     /// The process's metrics (shared by every runtime).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Per-resource write locks (handed from each runtime to the next on reload, so a reload
+    /// never lets two writes to one resource run at once).
+    pub locks: Arc<crate::service::locks::Locks>,
 }
 
 impl Runtime {
@@ -55,6 +58,7 @@ impl Runtime {
             unmapped: config.scim.unmapped_attributes,
             group_patch_response: config.scim.group_patch_response,
             unknown_members: config.scim.unknown_members,
+            write_lock_timeout: config.scim.write_lock_timeout,
             audit: config.audit.clone(),
             filter: normalizer.filter_options(),
             upsert_filtered_replace: normalizer.upsert_filtered_replace(),
@@ -73,7 +77,14 @@ impl Runtime {
             service,
             normalizer,
             metrics,
+            locks: Arc::default(),
         }
+    }
+
+    /// The same runtime, sharing another runtime's write locks (a reload's successor).
+    pub fn succeeding(mut self, previous: &Runtime) -> Runtime {
+        self.locks = previous.locks.clone();
+        self
     }
 }
 

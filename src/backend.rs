@@ -86,6 +86,8 @@ pub struct Call {
     pub query: Vec<(String, String)>,
     /// JSON body, if any.
     pub body: Option<Value>,
+    /// `If-Match`: the version the write expects (the platform's optimistic concurrency).
+    pub if_match: Option<HeaderValue>,
 }
 
 impl Call {
@@ -313,6 +315,9 @@ impl Backend {
             if call.body.is_some() {
                 h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
+            if let Some(v) = &call.if_match {
+                h.insert(http::header::IF_MATCH, v.clone());
+            }
         }
         let req = builder
             .body(Full::new(body))
@@ -417,6 +422,7 @@ mod tests {
                 ("page".to_owned(), "1".to_owned()),
             ],
             body: None,
+            if_match: None,
         };
         assert_eq!(c.target(""), "/api/v1/users?email=a%2Bb%40x.com&page=1");
         assert_eq!(

@@ -219,6 +219,8 @@ pub struct Scim {
     pub group_patch_response: GroupPatchResponse,
     /// Policy for member ids that name no user of the platform.
     pub unknown_members: Unmapped,
+    /// Longest wait for another request's write to the same resource.
+    pub write_lock_timeout: Duration,
 }
 
 /// Log output format.
@@ -947,6 +949,18 @@ impl Validator<'_> {
                 GroupPatchResponse::Resource
             }
         };
+        let write_lock_timeout = self.duration(
+            "scim.write_lock_timeout",
+            r.write_lock_timeout.clone(),
+            Duration::from_secs(5),
+        );
+        if write_lock_timeout.is_zero() || write_lock_timeout > Duration::from_secs(60) {
+            self.err(
+                "scim.write_lock_timeout",
+                r.write_lock_timeout.as_ref().map(|s| format!("{s:?}")),
+                "expected between 1ms and 60s",
+            );
+        }
         // The loader's override (the demo's platform) wins over the file's.
         let base_url = match (self.base_url, r.platform_base_url.as_deref()) {
             (Some(b), _) => Some(b),
@@ -982,6 +996,7 @@ impl Validator<'_> {
             unmapped_attributes,
             group_patch_response,
             unknown_members,
+            write_lock_timeout,
         })
     }
 

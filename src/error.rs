@@ -28,6 +28,12 @@ pub enum PlatformError {
         /// Seconds the client should wait.
         retry_after_secs: u64,
     },
+    /// Another change to the same resource holds its write lock past the bounded wait: 503 with
+    /// `Retry-After` (the request changed nothing).
+    Contended {
+        /// Seconds the client should wait.
+        retry_after_secs: u64,
+    },
     /// The platform answered, but not in a way the mapping understands (bad JSON, unexpected
     /// status, missing id): 502.
     BadResponse(String),
@@ -39,7 +45,9 @@ impl Error {
         match self {
             Error::Client(e) => e.status,
             Error::Platform(PlatformError::Unreachable(_) | PlatformError::BadResponse(_)) => 502,
-            Error::Platform(PlatformError::Overloaded { .. }) => 503,
+            Error::Platform(PlatformError::Overloaded { .. } | PlatformError::Contended { .. }) => {
+                503
+            }
             Error::Platform(PlatformError::Timeout(_)) => 504,
             Error::Internal(_) => 500,
         }
@@ -74,6 +82,11 @@ impl Error {
                 None,
                 "too many requests are in progress towards the platform; retry after the Retry-After delay",
             ),
+            Error::Platform(PlatformError::Contended { .. }) => ScimError::new(
+                status,
+                None,
+                "another change to this resource is in progress; nothing was changed, retry after the Retry-After delay",
+            ),
             Error::Platform(PlatformError::BadResponse(_)) => ScimError::new(
                 status,
                 None,
@@ -95,6 +108,10 @@ impl fmt::Display for Error {
             Error::Platform(PlatformError::Overloaded { retry_after_secs }) => write!(
                 f,
                 "platform call cap reached (retry after {retry_after_secs}s)"
+            ),
+            Error::Platform(PlatformError::Contended { retry_after_secs }) => write!(
+                f,
+                "resource write lock not free in time (retry after {retry_after_secs}s)"
             ),
             Error::Platform(PlatformError::BadResponse(m)) => {
                 write!(f, "unusable platform response: {m}")

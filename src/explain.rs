@@ -14,9 +14,10 @@ use crate::app::Runtime;
 use crate::backend::{Call, Reply};
 use crate::error::Error;
 use crate::handler::{ResourceRequest, resources};
-use crate::mapping::model::{Mapping, MemberSpec, Op, ResourceMap};
+use crate::mapping::model::{Mapping, MemberSpec, Op, PlatformType, ResourceMap};
 use crate::request::Query;
 use crate::routes::{self, Endpoint};
+use crate::scim::schema::AttrType;
 use crate::service::platform::Transport;
 
 /// A transport that records calls and simulates answers.
@@ -148,7 +149,15 @@ fn placeholder(map: &ResourceMap) -> Value {
                 .or_else(|| values.values().next())
                 .cloned()
                 .unwrap_or(Value::Null),
-            None => Value::String(format!("<{field}>")),
+            // A value the attribute reads back as one of its type: a placeholder must not make
+            // a field look missing (`"<enabled>"` is no boolean, and `active` would vanish).
+            None => match (a.platform_type, a.ty) {
+                (Some(PlatformType::Boolean), _) | (None, AttrType::Boolean) => Value::Bool(true),
+                (Some(PlatformType::Integer), _) | (None, AttrType::Integer) => json!(1),
+                (Some(PlatformType::Number), _) | (None, AttrType::Decimal) => json!(1.5),
+                (None, AttrType::DateTime) => json!("2026-01-01T00:00:00Z"),
+                _ => Value::String(format!("<{field}>")),
+            },
         };
         if field.get(&obj).is_none() {
             field.set(&mut obj, v);

@@ -355,6 +355,8 @@ pub async fn resources<T: crate::service::platform::Transport>(
         fired: std::sync::Mutex::new(Vec::new()),
         metrics: &rt.metrics,
         audit: who,
+        locks: &rt.locks,
+        conflicted: std::sync::atomic::AtomicBool::new(false),
     };
     let result = async {
         let projection = || {

@@ -141,7 +141,9 @@ impl Reloader {
             hot.store(tls.certified_key.clone());
         }
         let tokens: Vec<String> = cfg.auth.tokens.names().map(str::to_owned).collect();
-        self.app.swap_runtime(Runtime::new(cfg, metrics.clone()));
+        let previous = self.app.runtime();
+        self.app
+            .swap_runtime(Runtime::new(cfg, metrics.clone()).succeeding(&previous));
         metrics.reload(true);
         tracing::info!(tokens = %tokens.join(","), "configuration reloaded");
         Ok(())

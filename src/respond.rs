@@ -53,7 +53,11 @@ impl Failure {
         let scim = self.error.to_scim();
         let status = StatusCode::from_u16(scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut r = json(status, &scim.to_json());
-        if let Error::Platform(PlatformError::Overloaded { retry_after_secs }) = &self.error {
+        if let Error::Platform(
+            PlatformError::Overloaded { retry_after_secs }
+            | PlatformError::Contended { retry_after_secs },
+        ) = &self.error
+        {
             r.headers_mut().insert(
                 http::header::RETRY_AFTER,
                 HeaderValue::from(*retry_after_secs),

@@ -2,6 +2,7 @@
 //! mapping: the I/O-bound middle between the pure protocol core (`scim`), the pure mapping
 //! (`mapping`) and the platform (`backend`).
 
+pub mod locks;
 pub mod members;
 pub mod platform;
 pub mod read;
@@ -22,6 +23,25 @@ use crate::scim::path::AttrPath;
 use crate::scim::projection;
 use platform::Transport;
 
+/// What is percent-encoded in an id placed in a URL path segment: all but RFC 3986 §2.3's
+/// unreserved characters (ALPHA / DIGIT / "-" / "." / "_" / "~").
+const ID_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A resource as read for a read-modify-write.
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// The resource as SCIM sees it.
+    pub conv: Converted,
+    /// The platform object as read (at the read's `response` path).
+    pub raw: Value,
+    /// The platform's `ETag` of it, if it sent one.
+    pub etag: Option<http::HeaderValue>,
+}
+
 /// Per-request settings of the resource operations.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -39,6 +59,8 @@ pub struct Settings {
     pub filter: FilterOptions,
     /// Which audit events are emitted and which values they show.
     pub audit: crate::audit::Policy,
+    /// Longest wait for the write lock of a resource.
+    pub write_lock_timeout: std::time::Duration,
     /// `upsert_filtered_replace` for PATCH (Entra: a replace on an unmatched value path creates it).
     pub upsert_filtered_replace: bool,
 }
@@ -61,6 +83,11 @@ pub struct Ctx<'a, T: Transport> {
     pub metrics: &'a crate::metrics::Metrics,
     /// Who asked, for the audit log (`None`: a dry run, nothing to audit).
     pub audit: Option<crate::audit::Who<'a>>,
+    /// Per-resource write locks.
+    pub locks: &'a locks::Locks,
+    /// Set when a write was refused as a conflict by the platform's optimistic concurrency
+    /// (the resource changed since it was read): the operation is read and applied again.
+    pub conflicted: std::sync::atomic::AtomicBool,
 }
 
 /// A successful resource operation's outcome.
@@ -157,10 +184,12 @@ impl<T: Transport> Ctx<'_, T> {
         })
     }
 
-    /// The URL of a resource.
+    /// The URL of a resource. The id is one path segment: everything but RFC 3986's unreserved
+    /// characters is percent-encoded (`a-b_c.d~e` stays as it is; `/`, `?`, `#`, `%` and spaces
+    /// do not). `.` and `..` cannot be ids (`convert::parse_id` refuses them), so no location
+    /// climbs a directory.
     pub fn location(&self, kind: ResourceKind, id: &str) -> String {
-        let enc: String =
-            percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).collect();
+        let enc: String = percent_encoding::utf8_percent_encode(id, ID_SEGMENT).collect();
         format!("{}{}/{enc}", self.base_url, kind.endpoint())
     }
 
@@ -217,6 +246,16 @@ impl<T: Transport> Ctx<'_, T> {
         map: &ResourceMap,
         id: &PlatformId,
     ) -> Result<Option<Converted>, Error> {
+        Ok(self.read_current(map, id).await?.map(|c| c.conv))
+    }
+
+    /// Reads one resource by platform id for a read-modify-write: the converted resource, the
+    /// platform object as read, and its `ETag`. `None` when the platform says 404.
+    pub async fn read_current(
+        &self,
+        map: &ResourceMap,
+        id: &PlatformId,
+    ) -> Result<Option<Current>, Error> {
         let Some(op) = &map.read else {
             return Err(Error::Internal("mapping without read".to_owned()));
         };
@@ -247,7 +286,29 @@ impl<T: Transport> Ctx<'_, T> {
                 op.response.as_str()
             )))
         })?;
-        self.convert(map, &obj).map(Some)
+        let conv = self.convert(map, &obj)?;
+        Ok(Some(Current {
+            conv,
+            raw: obj,
+            etag: reply.headers.get(http::header::ETAG).cloned(),
+        }))
+    }
+
+    /// Takes the write lock of one resource for a read-modify-write (bounded wait).
+    pub async fn lock(
+        &self,
+        kind: ResourceKind,
+        id: &PlatformId,
+    ) -> Result<locks::Held<'_>, Error> {
+        self.locks
+            .lock(kind, &id.text, self.settings.write_lock_timeout)
+            .await
+    }
+
+    /// Whether a write of this request was refused as a conflict (and clears the mark).
+    pub fn take_conflict(&self) -> bool {
+        self.conflicted
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Converts a platform object, treating a failure as the platform's fault.

@@ -97,6 +97,7 @@ pub struct Scim {
     pub unmapped_attributes: Option<String>,
     pub unknown_members: Option<String>,
     pub group_patch_response: Option<String>,
+    pub write_lock_timeout: Option<String>,
     pub default_page_size: Option<u64>,
     pub max_page_size: Option<u64>,
 }

@@ -466,6 +466,41 @@ pub fn to_platform(map: &ResourceMap, scim: &Value, purpose: Purpose) -> Result<
     Ok(body)
 }
 
+/// The body of a `replace` that keeps what the mapping does not cover: the platform object as
+/// read, with every field the mapping writes taken from `body` (the body built from the mapping).
+/// A mapped field that `body` lacks is removed, exactly as a body built from the mapping alone
+/// would leave it out, so SCIM PUT semantics (omitted attributes are cleared) are unchanged.
+pub fn overlay(map: &ResourceMap, read: &Value, body: Value) -> Value {
+    let mut out = read.clone();
+    for m in &map.attributes {
+        if let Some(f) = &m.write {
+            f.remove(&mut out);
+        }
+    }
+    if let Some(MemberSpec::Embedded { field, .. }) = &map.members {
+        field.remove(&mut out);
+    }
+    merge_into(&mut out, body);
+    out
+}
+
+/// Merges `src` into `dst`: objects key by key, anything else replaced.
+fn merge_into(dst: &mut Value, src: Value) {
+    match (dst, src) {
+        (Value::Object(d), Value::Object(s)) => {
+            for (k, v) in s {
+                match d.get_mut(&k) {
+                    Some(slot) => merge_into(slot, v),
+                    None => {
+                        d.insert(k, v);
+                    }
+                }
+            }
+        }
+        (d, s) => *d = s,
+    }
+}
+
 /// The platform fields that change between two SCIM resources (old as read from the platform,
 /// new after the client's changes), for a partial update. A field written by several SCIM
 /// attributes takes the value of the one that changed; clearing writes the mapping's `clear`.

@@ -125,6 +125,37 @@ impl FieldPath {
         set(root, &self.steps, value);
     }
 
+    /// Removes the value at this path (an array element becomes `null`, so later indexes keep
+    /// their place). Nothing happens when the path does not exist.
+    pub fn remove(&self, root: &mut Value) {
+        let Some((last, parents)) = self.steps.split_last() else {
+            return;
+        };
+        let mut cur = root;
+        for s in parents {
+            let next = match (s, cur) {
+                (Step::Key(k), Value::Object(m)) => m.get_mut(k),
+                (Step::Index(i), Value::Array(a)) => a.get_mut(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => cur = n,
+                None => return,
+            }
+        }
+        match (last, cur) {
+            (Step::Key(k), Value::Object(m)) => {
+                m.shift_remove(k);
+            }
+            (Step::Index(i), Value::Array(a)) => {
+                if let Some(v) = a.get_mut(*i) {
+                    *v = Value::Null;
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Whether two paths overlap (one is a prefix of the other): writing both would collide.
     pub fn overlaps(&self, other: &FieldPath) -> bool {
         let n = self.steps.len().min(other.steps.len());
@@ -153,6 +184,17 @@ mod tests {
             None,
             "null is absent"
         );
+    }
+
+    #[test]
+    fn remove_takes_out_one_field_and_keeps_its_neighbours() {
+        let mut v = json!({"profile": {"first": "Ada", "phone": "555"}, "tags": ["a", "b"]});
+        FieldPath::parse("profile.first")
+            .expect("ok")
+            .remove(&mut v);
+        FieldPath::parse("tags.0").expect("ok").remove(&mut v);
+        FieldPath::parse("missing.deep").expect("ok").remove(&mut v);
+        assert_eq!(v, json!({"profile": {"phone": "555"}, "tags": [null, "b"]}));
     }
 
     #[test]

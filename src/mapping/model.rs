@@ -94,6 +94,21 @@ pub struct ResourceMap {
     pub deactivate: Deactivation,
     /// Group membership (groups only).
     pub members: Option<MemberSpec>,
+    /// The platform's optimistic concurrency, if it offers one.
+    pub concurrency: Option<Concurrency>,
+}
+
+/// How a platform detects that a resource changed between a read and a write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Concurrency {
+    /// Send the `ETag` of the read back as `If-Match` on the write.
+    pub etag: bool,
+    /// A version field copied from the object read into every write body.
+    pub version_field: Option<FieldPath>,
+    /// Statuses that mean "changed since it was read": the request is read and applied again.
+    pub conflict: Vec<u16>,
+    /// Most attempts of one read-modify-write (the first included).
+    pub attempts: u32,
 }
 
 /// One platform call template.
@@ -117,6 +132,9 @@ pub struct Op {
     pub set: Vec<(FieldPath, Value)>,
     /// Statuses outside 2xx that still mean success.
     pub ok: Vec<u16>,
+    /// `replace`: the body starts from the object just read, so fields the mapping does not
+    /// cover are written back as they were (mapped fields the request leaves out are removed).
+    pub preserve_unmapped: bool,
 }
 
 /// What a successful call with no object in its response means.

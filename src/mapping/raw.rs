@@ -99,6 +99,17 @@ pub struct Resource {
     pub attributes: Vec<Attribute>,
     pub deactivate: Option<Deactivate>,
     pub members: Option<Members>,
+    pub concurrency: Option<Concurrency>,
+}
+
+/// `[users.concurrency]` / `[groups.concurrency]`: the platform's optimistic concurrency.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concurrency {
+    pub etag: Option<bool>,
+    pub version_field: Option<String>,
+    pub conflict: Option<Vec<u16>>,
+    pub attempts: Option<u32>,
 }
 
 /// One platform call.
@@ -118,6 +129,9 @@ pub struct Operation {
     pub set: BTreeMap<String, Value>,
     #[serde(default)]
     pub ok: Vec<u16>,
+    /// `replace` only: start the body from the object just read (fields the mapping does not
+    /// cover are kept).
+    pub preserve_unmapped: Option<bool>,
 }
 
 /// `[users.list]`: the collection endpoint and its paging.

@@ -113,6 +113,48 @@ pub fn member_ids<T: Transport>(
     Ok(out)
 }
 
+/// The members a group is about to be written with, for membership held in the group object:
+/// the ids it already has are kept as they are; each new one is read as a user first (the
+/// platform would store any id), and one that names no user follows `[scim] unknown_members`:
+/// `reject` answers 400 naming it (nothing is written), `ignore` leaves it out. Duplicates go.
+pub async fn known<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    current: &[String],
+    wanted: Vec<PlatformId>,
+) -> Result<Vec<PlatformId>, Error> {
+    let mut out: Vec<PlatformId> = Vec::with_capacity(wanted.len());
+    for id in wanted {
+        if out.iter().any(|o| o.text == id.text) {
+            continue;
+        }
+        if !current.contains(&id.text) {
+            let users = ctx.map(ResourceKind::User)?;
+            if ctx.read_one(users, &id).await?.is_none() {
+                unknown(ctx, &id)?;
+                continue;
+            }
+        }
+        out.push(id);
+    }
+    Ok(out)
+}
+
+/// A member id that names no user: `Ok` (skipped, with a warning and a metric) under
+/// `unknown_members = "ignore"`, the 400 naming it under `"reject"`.
+fn unknown<T: Transport>(ctx: &Ctx<'_, T>, member: &PlatformId) -> Result<(), Error> {
+    match ctx.settings.unknown_members {
+        Unmapped::Ignore => {
+            ctx.metrics.ignored_member();
+            tracing::warn!(member = %member.text, "a member that names no user of the platform was ignored");
+            Ok(())
+        }
+        Unmapped::Reject => Err(Error::Client(ScimError::invalid_value(format!(
+            "member {:?} does not name a user of this platform; nothing was changed",
+            member.text
+        )))),
+    }
+}
+
 /// A membership change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -202,17 +244,7 @@ async fn one<T: Transport>(
                 return Ok(false);
             }
             if change == Change::Add && c.unknown_member.contains(&reply.status.as_u16()) {
-                return match ctx.settings.unknown_members {
-                    Unmapped::Ignore => {
-                        ctx.metrics.ignored_member();
-                        tracing::warn!(group = %group.text, member = %member.text, "a member that names no user of the platform was ignored");
-                        Ok(false)
-                    }
-                    Unmapped::Reject => Err(Error::Client(ScimError::invalid_value(format!(
-                        "member {:?} does not name a user of this platform",
-                        member.text
-                    )))),
-                };
+                return unknown(ctx, member).map(|()| false);
             }
             Err(crate::mapping::errors::classify(
                 &ctx.mapping.errors,
@@ -228,58 +260,65 @@ async fn one<T: Transport>(
                 .as_ref()
                 .or(users.replace.as_ref())
                 .ok_or_else(|| unsupported(users, "updating", "update"))?;
-            let read = users
-                .read
-                .as_ref()
-                .ok_or_else(|| unsupported(users, "reading", "read"))?;
             let vars = Vars {
                 id: Some(member),
                 member: None,
             };
-            let reply = platform::execute(
-                ctx.transport,
-                ctx.mapping,
-                read,
-                &vars,
-                None,
-                &format!("User {}", member.text),
-            )
-            .await?;
-            let mut obj = platform::object(read, &reply)?.unwrap_or_default();
-            let mut list: Vec<Value> = match field.get(&obj) {
-                Some(Value::Array(a)) => a.clone(),
-                _ => Vec::new(),
-            };
-            let is_group = |v: &Value| match v {
-                Value::String(s) => *s == group.text,
-                Value::Number(n) => n.to_string() == group.text,
-                _ => false,
-            };
-            let present = list.iter().any(is_group);
-            match change {
-                Change::Add if present => return Ok(false),
-                Change::Remove if !present => return Ok(false),
-                Change::Add => list.push(group.json.clone()),
-                Change::Remove => list.retain(|v| !is_group(v)),
+            let what = format!("User {}", member.text);
+            // The user is read, changed and written back: its lock keeps two membership changes
+            // of one user (from two groups) from overwriting each other.
+            let _held = ctx.lock(ResourceKind::User, member).await?;
+            let attempts = users.concurrency.as_ref().map_or(1, |c| c.attempts);
+            let mut attempt = 1;
+            loop {
+                let Some(current) = ctx.read_current(users, member).await? else {
+                    return match change {
+                        Change::Remove => Ok(false),
+                        Change::Add => unknown(ctx, member).map(|()| false),
+                    };
+                };
+                let mut list: Vec<Value> = match field.get(&current.raw) {
+                    Some(Value::Array(a)) => a.clone(),
+                    _ => Vec::new(),
+                };
+                let is_group = |v: &Value| match v {
+                    Value::String(s) => *s == group.text,
+                    Value::Number(n) => n.to_string() == group.text,
+                    _ => false,
+                };
+                let present = list.iter().any(is_group);
+                match change {
+                    Change::Add if present => return Ok(false),
+                    Change::Remove if !present => return Ok(false),
+                    Change::Add => list.push(group.json.clone()),
+                    Change::Remove => list.retain(|v| !is_group(v)),
+                }
+                let body = if users.update.is_some() {
+                    let mut b = Value::Object(serde_json::Map::new());
+                    field.set(&mut b, Value::Array(list));
+                    b
+                } else {
+                    // A full write: the user as read, with only the group list changed.
+                    let mut obj = current.raw.clone();
+                    field.set(&mut obj, Value::Array(list));
+                    obj
+                };
+                match crate::service::write::write_after_read(
+                    ctx,
+                    users,
+                    op,
+                    &vars,
+                    Some(body),
+                    &what,
+                    &current,
+                )
+                .await
+                {
+                    Ok(_) => return Ok(true),
+                    Err(_) if ctx.take_conflict() && attempt < attempts => attempt += 1,
+                    Err(e) => return Err(e),
+                }
             }
-            let body = if users.update.is_some() {
-                let mut b = Value::Object(serde_json::Map::new());
-                field.set(&mut b, Value::Array(list));
-                b
-            } else {
-                field.set(&mut obj, Value::Array(list));
-                obj
-            };
-            platform::execute(
-                ctx.transport,
-                ctx.mapping,
-                op,
-                &vars,
-                Some(body),
-                &format!("User {}", member.text),
-            )
-            .await?;
-            Ok(true)
         }
         Some(MemberSpec::Embedded { .. }) | None => Err(Error::Internal(
             "targeted member change without member calls".to_owned(),

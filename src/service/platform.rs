@@ -49,6 +49,7 @@ impl<T: Transport> Transport for Observed<'_, T> {
             Err(Error::Platform(PlatformError::Timeout(_))) => "timeout",
             Err(Error::Platform(PlatformError::Unreachable(_))) => "unreachable",
             Err(Error::Platform(PlatformError::Overloaded { .. })) => "overloaded",
+            Err(Error::Platform(PlatformError::Contended { .. })) => "contended",
             Err(Error::Platform(PlatformError::BadResponse(_))) => "bad_response",
             Err(Error::Client(_) | Error::Internal(_)) => "error",
         };
@@ -88,6 +89,7 @@ pub fn build(op: &Op, vars: &Vars<'_>, body: Option<Value>) -> Result<Call, Erro
         path,
         query,
         body,
+        if_match: None,
     })
 }
 
@@ -177,6 +179,7 @@ pub async fn page<T: Transport>(
             .collect::<Result<Vec<_>, _>>()
             .map_err(internal)?,
         body: None,
+        if_match: None,
     };
     call.query.extend(params.iter().cloned());
     let mut position = 0;

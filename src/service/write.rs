@@ -17,7 +17,7 @@ use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::patch::{self, PatchOp, PatchOpKind, PatchOptions};
 use crate::scim::validate::{self, Mode, UnknownAttributes};
 use crate::service::platform::{self, Transport};
-use crate::service::{Ctx, Outcome, Projection, members, not_found, read, unsupported};
+use crate::service::{Ctx, Current, Outcome, Projection, members, not_found, read, unsupported};
 
 /// The changes a request made, turned into audit events when it ends.
 struct Journal {
@@ -209,6 +209,92 @@ fn uses_member_calls(map: &ResourceMap) -> bool {
     )
 }
 
+/// Sends a write that follows a read of the same resource, with the platform's optimistic
+/// concurrency when the mapping declares one: the version field of the object read is copied
+/// into the body, its `ETag` sent as `If-Match`. A conflict status marks the request
+/// (`Ctx::take_conflict`) so that the whole operation is read and applied again.
+pub(crate) async fn write_after_read<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    map: &ResourceMap,
+    op: &Op,
+    vars: &Vars<'_>,
+    mut body: Option<Value>,
+    what: &str,
+    current: &Current,
+) -> Result<crate::backend::Reply, Error> {
+    let mut if_match = None;
+    if let Some(c) = &map.concurrency {
+        if let (Some(f), Some(b)) = (&c.version_field, body.as_mut())
+            && let Some(v) = f.get(&current.raw)
+        {
+            f.set(b, v.clone());
+        }
+        if c.etag {
+            if_match = current.etag.clone();
+        }
+    }
+    let mut call = platform::build(op, vars, body)?;
+    call.if_match = if_match;
+    let reply = ctx.transport.send(&call).await?;
+    if platform::succeeded(op, &reply) {
+        return Ok(reply);
+    }
+    let status = reply.status.as_u16();
+    if map
+        .concurrency
+        .as_ref()
+        .is_some_and(|c| c.conflict.contains(&status))
+    {
+        ctx.conflicted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            operation = op.label,
+            status,
+            "the platform refused a write as a conflict (the resource changed since it was read)"
+        );
+    }
+    Err(crate::mapping::errors::classify(
+        &ctx.mapping.errors,
+        &reply,
+        what,
+        op.label,
+    ))
+}
+
+/// How many times one read-modify-write of a resource type may be tried.
+fn attempts(map: Option<&ResourceMap>) -> u32 {
+    map.and_then(|m| m.concurrency.as_ref())
+        .map_or(1, |c| c.attempts)
+}
+
+/// The member ids a SCIM resource lists (`members[].value`).
+fn scim_member_ids(scim: &Value) -> Vec<String> {
+    match get_ci(scim, "members") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|m| {
+                get_ci(m, "value")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn is_embedded(map: &ResourceMap) -> bool {
+    matches!(map.members, Some(MemberSpec::Embedded { .. }))
+}
+
+/// The membership changes between the ids a group had and the ids it is written with.
+fn embedded_done(id_type: IdType, before: &[String], after: &[PlatformId]) -> members::Done {
+    let (add, remove) = member_delta(id_type, before, after);
+    add.into_iter()
+        .map(|m| (members::Change::Add, m))
+        .chain(remove.into_iter().map(|m| (members::Change::Remove, m)))
+        .collect()
+}
+
 /// Calls the deactivate/activate operation when `active` changed (mode `calls`).
 async fn toggle_active<T: Transport>(
     ctx: &Ctx<'_, T>,
@@ -314,6 +400,11 @@ async fn create_inner<T: Transport>(
             "this platform deactivates users by deleting them, so an inactive user cannot be created",
         )));
     }
+    let member_ids = if is_embedded(map) {
+        members::known(ctx, &[], member_ids).await?
+    } else {
+        member_ids
+    };
     let mut pbody = convert::to_platform(map, &v.resource, Purpose::Create)?;
     embed_members(map, &mut pbody, &member_ids);
     let reply = platform::execute(
@@ -346,6 +437,9 @@ async fn create_inner<T: Transport>(
             };
             journal.created(&conv, &ctx.settings.audit);
             journal.members(&done);
+            if is_embedded(map) {
+                journal.members(&embedded_done(ctx.member_id_type(), &[], &member_ids));
+            }
             conv
         }
         Err(e) => {
@@ -386,10 +480,18 @@ pub async fn replace<T: Transport>(
     id: &str,
     body: &Value,
 ) -> Result<Outcome, Error> {
-    let mut journal = Journal::new(kind, "updated", Some(id));
-    let result = replace_inner(ctx, kind, id, body, &mut journal).await;
-    journal.flush(ctx, result.as_ref().err());
-    result
+    let attempts = attempts(ctx.mapping.resource(kind));
+    let mut attempt = 1;
+    loop {
+        let mut journal = Journal::new(kind, "updated", Some(id));
+        let result = replace_inner(ctx, kind, id, body, &mut journal).await;
+        if result.is_err() && ctx.take_conflict() && attempt < attempts {
+            attempt += 1;
+            continue;
+        }
+        journal.flush(ctx, result.as_ref().err());
+        return result;
+    }
 }
 
 async fn replace_inner<T: Transport>(
@@ -411,10 +513,18 @@ async fn replace_inner<T: Transport>(
     } else {
         Vec::new()
     };
-    let old = ctx
-        .read_one(map, &pid)
+    let _held = ctx.lock(kind, &pid).await?;
+    let current = ctx
+        .read_current(map, &pid)
         .await?
         .ok_or_else(|| not_found(map, id))?;
+    let old = &current.conv;
+    let old_embedded = scim_member_ids(&old.scim);
+    let wanted = if is_embedded(map) {
+        members::known(ctx, &old_embedded, wanted).await?
+    } else {
+        wanted
+    };
     if matches!(map.deactivate, Deactivation::Delete) && active_of(&v.resource) == Some(false) {
         return delete(ctx, kind, id).await;
     }
@@ -436,18 +546,14 @@ async fn replace_inner<T: Transport>(
         let conv = if let Some(op) = &map.replace {
             let mut pbody = convert::to_platform(map, &v.resource, Purpose::Replace)?;
             embed_members(map, &mut pbody, &wanted);
-            let reply = platform::execute(
-                ctx.transport,
-                ctx.mapping,
-                op,
-                &vars,
-                Some(pbody),
-                &format!("{} {id}", kind.name()),
-            )
-            .await?;
+            if op.preserve_unmapped {
+                pbody = convert::overlay(map, &current.raw, pbody);
+            }
+            let what = format!("{} {id}", kind.name());
+            let reply = write_after_read(ctx, map, op, &vars, Some(pbody), &what, &current).await?;
             written(ctx, map, op, &reply, Some(&pid)).await?
         } else {
-            write_changes(ctx, map, &pid, &old, &v.resource, Some(&wanted)).await?
+            write_changes(ctx, map, &pid, &current, &v.resource, Some(&wanted)).await?
         };
         let toggled =
             toggle_active(ctx, map, &pid, active_of(&old.scim), active_of(&v.resource)).await?;
@@ -457,6 +563,9 @@ async fn replace_inner<T: Transport>(
     let conv = settle(ctx, map, &pid, &done, written_result).await?;
     journal.updated(kind, &old.scim, &conv.scim, &ctx.settings.audit);
     journal.members(&done);
+    if is_embedded(map) {
+        journal.members(&embedded_done(ctx.member_id_type(), &old_embedded, &wanted));
+    }
     let ms = uses_member_calls(map).then(|| wanted.iter().map(|m| m.text.clone()).collect());
     let (body, etag) = ctx.finish(map, conv, ms);
     Ok(Outcome::Ok {
@@ -471,10 +580,11 @@ async fn write_changes<T: Transport>(
     ctx: &Ctx<'_, T>,
     map: &ResourceMap,
     pid: &PlatformId,
-    old: &Converted,
+    current: &Current,
     new: &Value,
     embedded: Option<&[PlatformId]>,
 ) -> Result<Converted, Error> {
+    let old = &current.conv;
     let vars = Vars {
         id: Some(pid),
         member: None,
@@ -505,8 +615,7 @@ async fn write_changes<T: Transport>(
         if changes.as_object().is_some_and(Map::is_empty) {
             return Ok(old.clone());
         }
-        let reply =
-            platform::execute(ctx.transport, ctx.mapping, op, &vars, Some(changes), &what).await?;
+        let reply = write_after_read(ctx, map, op, &vars, Some(changes), &what, current).await?;
         return written(ctx, map, op, &reply, Some(pid)).await;
     }
     let Some(op) = &map.replace else {
@@ -520,10 +629,22 @@ async fn write_changes<T: Transport>(
         return Ok(old.clone());
     }
     let mut body = convert::to_platform(map, new, Purpose::Replace)?;
-    if let Some(ids) = embedded {
-        embed_members(map, &mut body, ids);
+    match embedded {
+        Some(ids) => embed_members(map, &mut body, ids),
+        // Members untouched by this request are written back as read.
+        None if is_embedded(map) => {
+            let ids: Vec<PlatformId> = scim_member_ids(&old.scim)
+                .iter()
+                .filter_map(|t| convert::parse_id(ctx.member_id_type(), t))
+                .collect();
+            embed_members(map, &mut body, &ids);
+        }
+        None => {}
     }
-    let reply = platform::execute(ctx.transport, ctx.mapping, op, &vars, Some(body), &what).await?;
+    if op.preserve_unmapped {
+        body = convert::overlay(map, &current.raw, body);
+    }
+    let reply = write_after_read(ctx, map, op, &vars, Some(body), &what, current).await?;
     written(ctx, map, op, &reply, Some(pid)).await
 }
 
@@ -609,10 +730,18 @@ pub async fn patch<T: Transport>(
     body: &Value,
     proj: &Projection,
 ) -> Result<Outcome, Error> {
-    let mut journal = Journal::new(kind, "updated", Some(id));
-    let result = patch_inner(ctx, kind, id, body, proj, &mut journal).await;
-    journal.flush(ctx, result.as_ref().err());
-    result
+    let attempts = attempts(ctx.mapping.resource(kind));
+    let mut attempt = 1;
+    loop {
+        let mut journal = Journal::new(kind, "updated", Some(id));
+        let result = patch_inner(ctx, kind, id, body, proj, &mut journal).await;
+        if result.is_err() && ctx.take_conflict() && attempt < attempts {
+            attempt += 1;
+            continue;
+        }
+        journal.flush(ctx, result.as_ref().err());
+        return result;
+    }
 }
 
 async fn patch_inner<T: Transport>(
@@ -656,10 +785,12 @@ async fn patch_inner<T: Transport>(
         }
     }
 
-    let old = ctx
-        .read_one(map, &pid)
+    let _held = ctx.lock(kind, &pid).await?;
+    let current = ctx
+        .read_current(map, &pid)
         .await?
         .ok_or_else(|| not_found(map, id))?;
+    let old = &current.conv;
     let touches_members = ops.iter().any(|o| match &o.path {
         Some(p) => p.attr.name.eq_ignore_ascii_case("members"),
         None => o
@@ -697,6 +828,12 @@ async fn patch_inner<T: Transport>(
     } else {
         Vec::new()
     };
+    let old_embedded = scim_member_ids(&old.scim);
+    let wanted = if is_embedded(map) && touches_members {
+        members::known(ctx, &old_embedded, wanted).await?
+    } else {
+        wanted
+    };
     let embedded = touches_members.then_some(wanted.as_slice());
     // Members first: their calls are undone if the write that follows fails.
     let done = match &old_members {
@@ -707,7 +844,7 @@ async fn patch_inner<T: Transport>(
         None => Vec::new(),
     };
     let written_result = async {
-        let conv = write_changes(ctx, map, &pid, &old, &after, embedded).await?;
+        let conv = write_changes(ctx, map, &pid, &current, &after, embedded).await?;
         let toggled =
             toggle_active(ctx, map, &pid, active_of(&old.scim), active_of(&after)).await?;
         Ok::<(Converted, bool), Error>((conv, toggled))
@@ -716,6 +853,9 @@ async fn patch_inner<T: Transport>(
     let conv = settle(ctx, map, &pid, &done, written_result).await?;
     journal.updated(kind, &old.scim, &conv.scim, &ctx.settings.audit);
     journal.members(&done);
+    if is_embedded(map) && touches_members {
+        journal.members(&embedded_done(ctx.member_id_type(), &old_embedded, &wanted));
+    }
     if kind == ResourceKind::Group {
         return patch_answer(ctx, kind, id, proj).await;
     }

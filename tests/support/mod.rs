@@ -173,6 +173,7 @@ pub fn loader(path: &Path, base: Option<&str>) -> scim_sidecar::config::Loader {
         env: std::sync::Arc::new(|name: &str| match name {
             scim_sidecar::demo::PLATFORM_KEY_ENV => Some(PLATFORM_KEY.to_owned()),
             "SECOND_PLATFORM_TOKEN" => Some(second::SECRET.to_owned()),
+            third::SECRET_ENV => Some(third::SECRET.to_owned()),
             _ => None,
         }),
         platform_base_url: base.map(str::to_owned),
@@ -323,3 +324,4 @@ impl Stack {
     }
 }
 pub mod second;
+pub mod third;

@@ -500,6 +500,9 @@ impl Compiler<'_> {
                 format!("filters push down into [{sec}.list], which is missing"),
             );
         }
+        let concurrency = r
+            .concurrency
+            .and_then(|c| self.concurrency(sec, c, replace.is_some() || update.is_some()));
         let published = Arc::new(published_schema(schema, &attributes, members.is_some()));
         if self.errors.len() > before {
             return None;
@@ -520,6 +523,63 @@ impl Compiler<'_> {
             attributes,
             deactivate,
             members,
+            concurrency,
+        })
+    }
+
+    fn concurrency(
+        &mut self,
+        sec: &str,
+        c: raw::Concurrency,
+        writable: bool,
+    ) -> Option<crate::mapping::model::Concurrency> {
+        let key = format!("{sec}.concurrency");
+        let before = self.errors.len();
+        if !writable {
+            self.err(
+                &key,
+                None,
+                "needs [replace] or [update]: it guards their writes",
+            );
+        }
+        let version_field = c
+            .version_field
+            .as_deref()
+            .and_then(|f| self.field(&format!("{key}.version_field"), f));
+        let etag = c.etag.unwrap_or(false);
+        if !etag && c.version_field.is_none() {
+            self.err(
+                &key,
+                None,
+                "says nothing: set etag = true (If-Match with the read's ETag) or version_field",
+            );
+        }
+        let conflict = c.conflict.unwrap_or_else(|| vec![409, 412]);
+        for s in &conflict {
+            if !(400..=499).contains(s) {
+                self.err(
+                    format!("{key}.conflict"),
+                    Some(s.to_string()),
+                    "a conflict status is a 4xx (usually 409 or 412)",
+                );
+            }
+        }
+        let attempts = c.attempts.unwrap_or(3);
+        if !(1..=10).contains(&attempts) {
+            self.err(
+                format!("{key}.attempts"),
+                Some(attempts.to_string()),
+                "expected 1-10",
+            );
+        }
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(crate::mapping::model::Concurrency {
+            etag,
+            version_field,
+            conflict,
+            attempts,
         })
     }
 }

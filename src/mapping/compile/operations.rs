@@ -97,6 +97,14 @@ impl Compiler<'_> {
                 );
             }
         }
+        let is_replace = name == "replace";
+        if raw.preserve_unmapped.is_some() && !is_replace {
+            self.err(
+                format!("{key}.preserve_unmapped"),
+                raw.preserve_unmapped.map(|b| b.to_string()),
+                "only a `replace` operation builds its body from the object read",
+            );
+        }
         if self.errors.len() > before {
             return None;
         }
@@ -110,6 +118,7 @@ impl Compiler<'_> {
             on_empty,
             set,
             ok: raw.ok,
+            preserve_unmapped: is_replace && raw.preserve_unmapped.unwrap_or(true),
         })
     }
 }

@@ -36,6 +36,7 @@ impl Compiler<'_> {
                 path: template.render(&Default::default()).unwrap_or_default(),
                 query: r.query.into_iter().collect(),
                 body: None,
+                if_match: None,
             },
             cache,
         })

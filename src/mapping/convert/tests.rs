@@ -274,3 +274,29 @@ fn diff_sends_only_changed_fields_and_clears_with_the_mappings_clear_value() {
     let e = diff(users, &old, &no_email).expect_err("required");
     assert!(e.detail.contains("cannot be removed"), "{}", e.detail);
 }
+
+#[test]
+fn a_replace_overlay_keeps_unmapped_fields_and_drops_omitted_mapped_ones() {
+    let m = demo();
+    let users = m.users.as_ref().expect("users");
+    let mut read = platform_user();
+    read["phone"] = json!("+1 555 0100");
+    read["profile"] = json!({"department": "Sales", "costCenter": "42"});
+    // The client's PUT names the user, its e-mail and status, and leaves out the display name.
+    let scim = json!({"userName": "ada@example.com", "emails": [{"type": "work", "value": "ada@example.com"}],
+                      "name": {"givenName": "Augusta"}, "active": true});
+    let body = to_platform(users, &scim, Purpose::Replace).expect("body");
+    let out = overlay(users, &read, body);
+    assert_eq!(out["phone"], json!("+1 555 0100"), "unmapped field kept");
+    assert_eq!(
+        out["profile"],
+        json!({"department": "Sales", "costCenter": "42"})
+    );
+    assert_eq!(out["id"], json!(17), "unmapped platform id kept");
+    assert_eq!(out["first_name"], json!("Augusta"), "mapped field overlaid");
+    assert_eq!(out["status"], json!("active"));
+    assert!(
+        out.get("display_name").is_none() && out.get("last_name").is_none(),
+        "mapped fields the PUT left out are cleared as before: {out}"
+    );
+}
