@@ -356,7 +356,7 @@ pub async fn resources<T: crate::service::platform::Transport>(
         metrics: &rt.metrics,
         audit: who,
         locks: &rt.locks,
-        conflicted: std::sync::atomic::AtomicBool::new(false),
+        conflicted: std::sync::atomic::AtomicU16::new(0),
     };
     let result = async {
         let projection = || {

@@ -85,9 +85,10 @@ pub struct Ctx<'a, T: Transport> {
     pub audit: Option<crate::audit::Who<'a>>,
     /// Per-resource write locks.
     pub locks: &'a locks::Locks,
-    /// Set when a write was refused as a conflict by the platform's optimistic concurrency
-    /// (the resource changed since it was read): the operation is read and applied again.
-    pub conflicted: std::sync::atomic::AtomicBool,
+    /// The status of a write refused as a conflict by the platform's optimistic concurrency
+    /// (the resource changed since it was read), 0 when none: the operation is read and applied
+    /// again.
+    pub conflicted: std::sync::atomic::AtomicU16,
 }
 
 /// A successful resource operation's outcome.
@@ -305,10 +306,45 @@ impl<T: Transport> Ctx<'_, T> {
             .await
     }
 
-    /// Whether a write of this request was refused as a conflict (and clears the mark).
-    pub fn take_conflict(&self) -> bool {
-        self.conflicted
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    /// The status of a write of this request refused as a conflict, if one was (and clears it).
+    pub fn take_conflict(&self) -> Option<u16> {
+        match self
+            .conflicted
+            .swap(0, std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
+    /// After a conflict: whether to read and apply the operation again (after a short, jittered
+    /// pause, so competing replicas fall out of step), or the error to answer. A conflict still
+    /// there after the last attempt is 503 with `Retry-After` when the platform said 412 (the
+    /// resource keeps changing: transient); other statuses keep their mapped meaning (a 409 may
+    /// also be a taken name).
+    pub async fn again_after(
+        &self,
+        result: &Result<Outcome, Error>,
+        attempt: u32,
+        attempts: u32,
+    ) -> Option<Error> {
+        let status = result.as_ref().err().and(self.take_conflict())?;
+        if attempt < attempts {
+            let jitter = u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos())
+                    % 20,
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(
+                5 * u64::from(attempt) + jitter,
+            ))
+            .await;
+            return None;
+        }
+        (status == 412).then_some(Error::Platform(PlatformError::Contended {
+            retry_after_secs: 1,
+        }))
     }
 
     /// Converts a platform object, treating a failure as the platform's fault.

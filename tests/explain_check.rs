@@ -278,3 +278,38 @@ fn scim_platform_base_url_replaces_the_mappings_base_url() {
         "{err}"
     );
 }
+
+#[test]
+fn explain_of_a_patch_through_replace_reads_placeholders_of_the_right_type() {
+    // A PUT-only platform whose required `active` is a boolean field: the simulated read must
+    // hold a boolean there, or the dry run answers a false 400 ("active is required").
+    let s = Setup::new();
+    s.write("mapping.toml", include_str!("fixtures/mappings/third.toml"));
+    let cfg = s.plain_config("[scim]\nmapping = \"mapping.toml\"\n");
+    let body = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name.givenName","value":"Ada"}]}"#;
+    let out = run(
+        &[
+            "explain",
+            "--config",
+            cfg.to_str().expect("utf8"),
+            "PATCH",
+            "/scim/v2/Users/p_1-x.y",
+            "--body",
+            "-",
+        ],
+        &[("THIRD_PLATFORM_TOKEN", "t")],
+        Some(body),
+    );
+    let o = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{o}{}", text(&out.stderr));
+    assert!(
+        o.contains("1. GET http://127.0.0.1:1/people/p_1-x%2Ey"),
+        "{o}"
+    );
+    assert!(
+        o.contains("2. PUT http://127.0.0.1:1/people/p_1-x%2Ey"),
+        "{o}"
+    );
+    assert!(o.contains(r#""enabled":true"#), "{o}");
+    assert!(o.contains("SCIM answer: 200"), "{o}");
+}

@@ -249,7 +249,10 @@ async fn fifty_concurrent_member_adds_to_one_embedded_group_all_land_and_so_do_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_lose_no_member_change_when_the_platform_checks_versions() {
     for (check, concurrency) in [
-        (Check::Etag, "[groups.concurrency]\netag = true\n"),
+        (
+            Check::Etag,
+            "[groups.concurrency]\netag = true\nattempts = 10\n",
+        ),
         (
             Check::Version,
             "[groups.concurrency]\nversion_field = \"version\"\nattempts = 10\n",
@@ -344,7 +347,7 @@ async fn unknown_members_are_honoured_when_members_are_embedded_and_when_they_ar
     }
 }
 
-/// A writer collecting the JSON log lines of the current thread's subscriber.
+/// A writer collecting the JSON log lines of the test binary's one subscriber.
 #[derive(Clone, Default)]
 struct Lines(Arc<Mutex<Vec<u8>>>);
 
@@ -359,12 +362,32 @@ impl std::io::Write for Lines {
 }
 
 impl Lines {
-    fn audit(&self) -> Vec<(String, String)> {
+    /// The log lines of the process (a global subscriber, installed once: every test thread and
+    /// every runtime logs to it).
+    fn global() -> &'static Lines {
+        static LINES: std::sync::OnceLock<Lines> = std::sync::OnceLock::new();
+        LINES.get_or_init(|| {
+            let lines = Lines::default();
+            let writer = lines.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_target(true)
+                .with_writer(move || writer.clone())
+                .with_max_level(tracing::Level::INFO)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+            lines
+        })
+    }
+
+    /// The audit events about one group: (event, member).
+    fn audit_of(&self, group: &str) -> Vec<(String, String)> {
         let bytes = self.0.lock().expect("lock").clone();
         String::from_utf8_lossy(&bytes)
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v["target"] == "scim_sidecar::audit")
+            .filter(|v| v["target"] == "scim_sidecar::audit" && v["scim_id"] == group)
             .map(|v| {
                 (
                     v["event"].as_str().unwrap_or("").to_owned(),
@@ -377,18 +400,8 @@ impl Lines {
 
 #[tokio::test]
 async fn member_changes_are_audited_when_members_are_embedded_and_when_they_are_on_the_user() {
+    let lines = Lines::global();
     for mapping in [MAPPING.to_owned(), on_user_mapping()] {
-        let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_target(true)
-            .with_writer(move || writer.clone())
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        // The test runtime runs on this thread only, so the sidecar's tasks log here.
-        let _guard = tracing::subscriber::set_default(subscriber);
         let (s, _p) = start("", &mapping).await;
         let u = create_user(&s, "audit@example.com").await;
         let g = create_group(&s, "Audited").await;
@@ -406,7 +419,7 @@ async fn member_changes_are_audited_when_members_are_embedded_and_when_they_are_
             assert_eq!(st, 204);
         }
         let members: Vec<(String, String)> = lines
-            .audit()
+            .audit_of(&g)
             .into_iter()
             .filter(|(e, _)| e.starts_with("group.member"))
             .collect();
@@ -445,4 +458,71 @@ async fn locations_and_member_refs_keep_unreserved_characters() {
     let r = group["members"][0]["$ref"].as_str().expect("$ref");
     assert!(r.ends_with(&format!("/Users/{u}")), "{r}");
     s.stop().await;
+}
+
+#[tokio::test]
+async fn a_member_change_to_an_unknown_group_is_a_404_not_a_success_hidden_by_not_member() {
+    // The demo platform answers 404 both to "not a member" and to "no such group".
+    let s = Stack::start("").await;
+    let remove = patch(json!([{"op": "remove", "path": "members[value eq \"1\"]"}]));
+    let (st, body) = s
+        .scim(Method::PATCH, "/Groups/424242", Some(remove.clone()))
+        .await;
+    assert_eq!(st, 404, "{body}");
+    let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": "1"}]}]));
+    let (st, body) = s.scim(Method::PATCH, "/Groups/424242", Some(add)).await;
+    assert_eq!(st, 404, "{body}");
+
+    // A real group and a user who is not a member: removing is "already so", a success.
+    let (_, u) = s
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "nm@example.com", "emails": [{"type": "work", "value": "nm@example.com"}]})),
+        )
+        .await;
+    let uid = u["id"].as_str().expect("id");
+    let g = create_group(&s, "Real").await;
+    let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}]));
+    let (st, body) = s
+        .scim(Method::PATCH, &format!("/Groups/{g}"), Some(remove))
+        .await;
+    assert_eq!(st, 204, "{body}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn member_answers_can_be_told_apart_by_the_platform_body() {
+    // `already_member` only when the 409 says so in its body.
+    let narrow = scim_sidecar::demo::MAPPING_TOML.replace(
+        "already_member = [409]",
+        "already_member = [{ status = 409, when = \"$.error\", equals = \"already_member\" }]",
+    );
+    let other = scim_sidecar::demo::MAPPING_TOML.replace(
+        "already_member = [409]",
+        "already_member = [{ status = 409, when = \"$.error\", equals = \"duplicate\" }]",
+    );
+    assert_ne!(narrow, scim_sidecar::demo::MAPPING_TOML);
+    for (mapping, re_add) in [(narrow, 204), (other, 409)] {
+        let s = Stack::start_with("", Some(&mapping)).await;
+        let (_, u) = s
+            .scim(
+                Method::POST,
+                "/Users",
+                Some(json!({"schemas": [USER], "userName": "re@example.com", "emails": [{"type": "work", "value": "re@example.com"}]})),
+            )
+            .await;
+        let uid = u["id"].as_str().expect("id").to_owned();
+        let g = create_group(&s, "Twice").await;
+        let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]));
+        let (st, _) = s
+            .scim(Method::PATCH, &format!("/Groups/{g}"), Some(add.clone()))
+            .await;
+        assert_eq!(st, 204);
+        let (st, body) = s
+            .scim(Method::PATCH, &format!("/Groups/{g}"), Some(add))
+            .await;
+        assert_eq!(st, re_add, "{body}");
+        s.stop().await;
+    }
 }

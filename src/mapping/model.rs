@@ -331,12 +331,34 @@ pub struct MemberCalls {
     pub add: Op,
     /// Remove one member (`{member}`).
     pub remove: Op,
-    /// Statuses of `add` that mean "already a member" (treated as success).
-    pub already_member: Vec<u16>,
-    /// Statuses of `remove` that mean "not a member" (treated as success).
-    pub not_member: Vec<u16>,
-    /// Statuses of `add` that mean "no such user" (see `[scim] unknown_members`).
-    pub unknown_member: Vec<u16>,
+    /// Answers of `add` that mean "already a member" (treated as success).
+    pub already_member: Vec<AnswerRule>,
+    /// Answers of `remove` that mean "not a member" (treated as success).
+    pub not_member: Vec<AnswerRule>,
+    /// Answers of `add` that mean "no such user" (see `[scim] unknown_members`).
+    pub unknown_member: Vec<AnswerRule>,
+    /// When an answer says "already so", read the group once to tell that from "no such group"
+    /// (a 404 then answers 404 instead of a success).
+    pub verify_group: bool,
+}
+
+/// A platform answer to recognise: a status, optionally with a value in its JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerRule {
+    /// The status.
+    pub status: u16,
+    /// A JSONPath into the body and the value it must hold there.
+    pub when: Option<(JsonPath, Value)>,
+}
+
+impl AnswerRule {
+    /// Whether a platform answer (status and parsed JSON body, if any) matches.
+    pub fn matches(&self, status: u16, body: Option<&Value>) -> bool {
+        self.status == status
+            && self.when.as_ref().is_none_or(|(path, want)| {
+                body.and_then(|b| path.first(b)).is_some_and(|v| v == want)
+            })
+    }
 }
 
 /// Where group membership lives.

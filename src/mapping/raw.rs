@@ -205,15 +205,34 @@ pub struct Members {
     pub add: Option<Operation>,
     pub remove: Option<Operation>,
     #[serde(default)]
-    pub already_member: Vec<u16>,
+    pub already_member: Vec<AnswerRule>,
     #[serde(default)]
-    pub not_member: Vec<u16>,
+    pub not_member: Vec<AnswerRule>,
     #[serde(default)]
-    pub unknown_member: Vec<u16>,
+    pub unknown_member: Vec<AnswerRule>,
+    pub verify_group: Option<bool>,
     pub field: Option<String>,
     pub item_field: Option<String>,
     pub user_field: Option<String>,
     pub param: Option<String>,
+}
+
+/// A platform answer to a member call: a status (`409`), or a status with a condition on the
+/// JSON body (`{ status = 400, when = "$.error", equals = "already_member" }`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum AnswerRule {
+    Status(u16),
+    Rule(AnswerCondition),
+}
+
+/// The table form of an [`AnswerRule`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerCondition {
+    pub status: u16,
+    pub when: Option<String>,
+    pub equals: Option<Value>,
 }
 
 /// `[[schemas]]`: a custom extension schema published for a resource type.

@@ -240,11 +240,22 @@ async fn one<T: Transport>(
             if platform::succeeded(op, &reply) {
                 return Ok(true);
             }
-            if already.contains(&reply.status.as_u16()) {
-                return Ok(false);
-            }
-            if change == Change::Add && c.unknown_member.contains(&reply.status.as_u16()) {
+            let status = reply.status.as_u16();
+            let body: Option<Value> = serde_json::from_slice(&reply.body).ok();
+            if change == Change::Add
+                && c.unknown_member
+                    .iter()
+                    .any(|r| r.matches(status, body.as_ref()))
+            {
                 return unknown(ctx, member).map(|()| false);
+            }
+            if already.iter().any(|r| r.matches(status, body.as_ref())) {
+                // "Already so" and "no such group" can share a status (a 404 on remove): the
+                // group is read to tell them apart.
+                if c.verify_group && ctx.read_one(map, group).await?.is_none() {
+                    return Err(crate::service::not_found(map, &group.text));
+                }
+                return Ok(false);
             }
             Err(crate::mapping::errors::classify(
                 &ctx.mapping.errors,
@@ -303,7 +314,7 @@ async fn one<T: Transport>(
                     field.set(&mut obj, Value::Array(list));
                     obj
                 };
-                match crate::service::write::write_after_read(
+                let result = crate::service::write::write_after_read(
                     ctx,
                     users,
                     op,
@@ -313,10 +324,15 @@ async fn one<T: Transport>(
                     &current,
                 )
                 .await
+                .map(|_| crate::service::Outcome::NoContent);
+                if result.is_ok() || ctx.conflicted.load(std::sync::atomic::Ordering::Relaxed) == 0
                 {
-                    Ok(_) => return Ok(true),
-                    Err(_) if ctx.take_conflict() && attempt < attempts => attempt += 1,
-                    Err(e) => return Err(e),
+                    return result.map(|_| true);
+                }
+                match ctx.again_after(&result, attempt, attempts).await {
+                    None if attempt < attempts => attempt += 1,
+                    Some(e) => return Err(e),
+                    None => return result.map(|_| true),
                 }
             }
         }

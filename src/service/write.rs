@@ -246,7 +246,7 @@ pub(crate) async fn write_after_read<T: Transport>(
         .is_some_and(|c| c.conflict.contains(&status))
     {
         ctx.conflicted
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+            .store(status, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(
             operation = op.label,
             status,
@@ -484,10 +484,16 @@ pub async fn replace<T: Transport>(
     let mut attempt = 1;
     loop {
         let mut journal = Journal::new(kind, "updated", Some(id));
-        let result = replace_inner(ctx, kind, id, body, &mut journal).await;
-        if result.is_err() && ctx.take_conflict() && attempt < attempts {
-            attempt += 1;
-            continue;
+        let mut result = replace_inner(ctx, kind, id, body, &mut journal).await;
+        if result.is_err() && ctx.conflicted.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+            match ctx.again_after(&result, attempt, attempts).await {
+                None if attempt < attempts => {
+                    attempt += 1;
+                    continue;
+                }
+                Some(e) => result = Err(e),
+                None => {}
+            }
         }
         journal.flush(ctx, result.as_ref().err());
         return result;
@@ -734,10 +740,16 @@ pub async fn patch<T: Transport>(
     let mut attempt = 1;
     loop {
         let mut journal = Journal::new(kind, "updated", Some(id));
-        let result = patch_inner(ctx, kind, id, body, proj, &mut journal).await;
-        if result.is_err() && ctx.take_conflict() && attempt < attempts {
-            attempt += 1;
-            continue;
+        let mut result = patch_inner(ctx, kind, id, body, proj, &mut journal).await;
+        if result.is_err() && ctx.conflicted.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+            match ctx.again_after(&result, attempt, attempts).await {
+                None if attempt < attempts => {
+                    attempt += 1;
+                    continue;
+                }
+                Some(e) => result = Err(e),
+                None => {}
+            }
         }
         journal.flush(ctx, result.as_ref().err());
         return result;

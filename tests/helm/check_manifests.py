@@ -267,6 +267,10 @@ if k:
           and path["backend"]["service"]["port"]["name"] == "scim",
           "standalone-full: Ingress routes the SCIM base path to the Service")
     check(ing["tls"][0]["secretName"] == "scim-ingress-tls", "standalone-full: Ingress TLS")
+    ann = k["Ingress"][0]["metadata"]["annotations"]
+    check(ann.get("nginx.ingress.kubernetes.io/upstream-hash-by") == "$uri"
+          and ann.get("nginx.ingress.kubernetes.io/backend-protocol") == "HTTPS",
+          "standalone-full: Ingress routes each resource to one replica, and keeps its own annotations")
     sm = k["ServiceMonitor"][0]
     check(sm["spec"]["endpoints"][0] == {"port": "metrics", "path": "/metrics", "interval": "30s"},
           "standalone-full: ServiceMonitor scrapes /metrics")

@@ -35,8 +35,13 @@ pub enum Check {
     Version,
 }
 
+/// Numbers the platforms a test binary starts, so ids differ between them.
+static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 #[derive(Default)]
 pub struct State {
+    /// This platform's number, part of every id it hands out.
+    pub instance: u64,
     pub people: BTreeMap<String, Value>,
     pub teams: BTreeMap<String, Value>,
     pub next: u64,
@@ -61,7 +66,10 @@ impl Third {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            instance: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ..State::default()
+        }));
         let s = state.clone();
         tokio::spawn(async move {
             loop {
@@ -127,7 +135,7 @@ impl Third {
     pub fn add_person(&self, login: &str) -> String {
         let mut st = self.state.lock().expect("lock");
         st.next += 1;
-        let id = format!("p_{}-x.y", st.next);
+        let id = format!("p_{}-{}.y", st.next, st.instance);
         st.people.insert(
             id.clone(),
             json!({"id": id, "login": login, "enabled": true, "teams": [], "version": 1}),
@@ -265,7 +273,7 @@ async fn handle(
                 return Ok(err(StatusCode::CONFLICT, "login_taken"));
             }
             st.next += 1;
-            let id = format!("p_{}-x.y", st.next);
+            let id = format!("p_{}-{}.y", st.next, st.instance);
             let mut p = json.clone();
             p["id"] = json!(id);
             p["version"] = json!(1);
@@ -277,7 +285,7 @@ async fn handle(
         }
         ("POST", ["teams"]) => {
             st.next += 1;
-            let id = format!("t_{}-x.y", st.next);
+            let id = format!("t_{}-{}.y", st.next, st.instance);
             let mut t = json.clone();
             t["id"] = json!(id);
             t["version"] = json!(1);

@@ -58,6 +58,57 @@ impl Compiler<'_> {
         }
     }
 
+    /// Member-call answer rules; `default` (a status, 0 for none) when the list is empty.
+    fn answers(&mut self, key: &str, rules: Vec<raw::AnswerRule>, default: u16) -> Vec<AnswerRule> {
+        if rules.is_empty() {
+            return (default != 0)
+                .then_some(AnswerRule {
+                    status: default,
+                    when: None,
+                })
+                .into_iter()
+                .collect();
+        }
+        let mut out = Vec::with_capacity(rules.len());
+        for (i, r) in rules.into_iter().enumerate() {
+            let key = format!("{key}[{i}]");
+            let (status, when) = match r {
+                raw::AnswerRule::Status(s) => (s, None),
+                raw::AnswerRule::Rule(c) => {
+                    let when = match (c.when, c.equals) {
+                        (None, None) => None,
+                        (Some(w), Some(v)) => {
+                            self.json_path(&format!("{key}.when"), &w).map(|p| (p, v))
+                        }
+                        (Some(_), None) => {
+                            self.err(
+                                format!("{key}.equals"),
+                                None,
+                                "missing; `when` needs the value to compare with",
+                            );
+                            None
+                        }
+                        (None, Some(_)) => {
+                            self.err(
+                                format!("{key}.when"),
+                                None,
+                                "missing; `equals` needs a JSONPath into the platform's answer",
+                            );
+                            None
+                        }
+                    };
+                    (c.status, when)
+                }
+            };
+            if !(100..=599).contains(&status) {
+                self.err(&key, Some(status.to_string()), "not an HTTP status");
+                continue;
+            }
+            out.push(AnswerRule { status, when });
+        }
+        out
+    }
+
     pub(super) fn members(&mut self, m: raw::Members, group_writable: bool) -> Option<MemberSpec> {
         let mode = m.mode.as_deref().unwrap_or("calls");
         match mode {
@@ -93,21 +144,19 @@ impl Compiler<'_> {
                         Some(_) => {}
                     }
                 }
+                let already_member =
+                    self.answers("groups.members.already_member", m.already_member, 409);
+                let not_member = self.answers("groups.members.not_member", m.not_member, 404);
+                let unknown_member =
+                    self.answers("groups.members.unknown_member", m.unknown_member, 0);
                 Some(MemberSpec::Calls(Box::new(MemberCalls {
                     list: list?,
                     add: add?,
                     remove: remove?,
-                    already_member: if m.already_member.is_empty() {
-                        vec![409]
-                    } else {
-                        m.already_member
-                    },
-                    not_member: if m.not_member.is_empty() {
-                        vec![404]
-                    } else {
-                        m.not_member
-                    },
-                    unknown_member: m.unknown_member,
+                    already_member,
+                    not_member,
+                    unknown_member,
+                    verify_group: m.verify_group.unwrap_or(true),
                 })))
             }
             "embedded" => {

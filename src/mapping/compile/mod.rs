@@ -17,8 +17,8 @@ use crate::config::{ConfigError, values};
 use crate::mapping::field::FieldPath;
 use crate::mapping::jsonpath::JsonPath;
 use crate::mapping::model::{
-    AttrMap, CallPair, Deactivation, ErrorRule, IdType, ListSpec, Mapping, MemberCalls, MemberSpec,
-    OnEmpty, Op, Paging, PlatformType, PushRule, Read, ResourceMap, Total,
+    AnswerRule, AttrMap, CallPair, Deactivation, ErrorRule, IdType, ListSpec, Mapping, MemberCalls,
+    MemberSpec, OnEmpty, Op, Paging, PlatformType, PushRule, Read, ResourceMap, Total,
 };
 use crate::mapping::pushdown;
 use crate::mapping::raw;
@@ -564,7 +564,7 @@ impl Compiler<'_> {
                 );
             }
         }
-        let attempts = c.attempts.unwrap_or(3);
+        let attempts = c.attempts.unwrap_or(5);
         if !(1..=10).contains(&attempts) {
             self.err(
                 format!("{key}.attempts"),
