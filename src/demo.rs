@@ -5,7 +5,11 @@
 //! boolean, page-number paging, group members behind separate calls, no `PUT` on groups, and its
 //! own error bodies. A mapping has to absorb all of that.
 //!
-//! Every request needs `X-Api-Key: <key>` (else `401 {"error":"unauthorized"}`). Bodies are JSON
+//! Every request needs `X-Api-Key: <key>` (else `401 {"error":"unauthorized"}`). A platform made
+//! with [`Platform::with_oauth`] also has an OAuth2 token endpoint, `POST /oauth/token`
+//! (client credentials by HTTP Basic or in the form; `{"access_token","token_type":"Bearer",
+//! "expires_in"}`, or `401 {"error":"invalid_client"}`), and accepts `Authorization: Bearer
+//! <issued token>` instead of the key until the token expires or is revoked. Bodies are JSON
 //! objects of at most 1 MiB (`413 {"error":"too_large"}`); responses are `application/json`.
 //!
 //! | Call | Success | Notable failures |
@@ -44,7 +48,7 @@
 
 pub mod platform;
 
-pub use platform::{CallCounts, Chaos, Fault, Platform, RunningPlatform};
+pub use platform::{CallCounts, Chaos, Fault, OAuth, Platform, RunningPlatform};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
