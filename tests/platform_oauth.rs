@@ -576,6 +576,20 @@ async fn oauth_keys_are_checked_with_their_key_value_and_file() {
     );
 }
 
+#[test]
+fn the_cookbook_shows_the_mapping_this_test_runs() {
+    let doc = include_str!("../docs/mapping.md");
+    let block = doc
+        .split("<!-- cookbook-oauth:start -->\n```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```\n<!-- cookbook-oauth:end -->").next())
+        .expect("the cookbook block in docs/mapping.md");
+    assert!(
+        MAPPING.contains(block),
+        "docs/mapping.md's cookbook and tests/fixtures/mappings/oauth.toml differ:\n{block}"
+    );
+}
+
 #[tokio::test]
 async fn explain_shows_the_token_call_without_the_secret() {
     let s = Setup::new();
