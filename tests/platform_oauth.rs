@@ -577,6 +577,29 @@ async fn oauth_keys_are_checked_with_their_key_value_and_file() {
 }
 
 #[test]
+fn the_demo_command_can_put_its_platform_behind_oauth2() {
+    support::install_provider();
+    let dir = scim_sidecar::demo::DemoDir::create().expect("dir");
+    dir.use_oauth("http://127.0.0.1:1", "demo-secret-0123")
+        .expect("oauth mapping");
+    let mapping = scim_sidecar::mapping::compile::load(
+        &dir.path.join("mapping.toml"),
+        &|_| None,
+        Some("http://127.0.0.1:1"),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let oauth = mapping.backend.settings().oauth.as_ref().expect("oauth2");
+    assert_eq!(
+        (oauth.token_url.as_str(), oauth.client_id.as_str()),
+        (
+            "http://127.0.0.1:1/oauth/token",
+            scim_sidecar::demo::OAUTH_CLIENT_ID
+        )
+    );
+    assert_eq!(oauth.client_secret.expose(), "demo-secret-0123");
+}
+
+#[test]
 fn the_cookbook_shows_the_mapping_this_test_runs() {
     let doc = include_str!("../docs/mapping.md");
     let block = doc
