@@ -597,6 +597,10 @@ fn the_demo_command_can_put_its_platform_behind_oauth2() {
         )
     );
     assert_eq!(oauth.client_secret.expose(), "demo-secret-0123");
+    assert!(
+        !format!("{mapping:?}").contains("demo-secret-0123"),
+        "no secret in Debug output"
+    );
 }
 
 #[test]
