@@ -396,18 +396,34 @@ async fn an_unreachable_token_endpoint_is_503_and_a_silent_one_504() {
         "",
     )
     .await;
+    // Eight requests at once: one token call, whose failure they all share (none waits out a
+    // deadline of its own in turn).
     let started = Instant::now();
-    let (st, e) = s.scim(Method::GET, "/Users", None).await;
-    assert_eq!(st, 504, "{e}");
+    let s = Arc::new(s);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        tasks.spawn(async move { s.scim(Method::GET, "/Users", None).await });
+    }
+    for (st, e) in tasks.join_all().await {
+        assert_eq!(st, 504, "{e}");
+        assert!(
+            e["detail"].as_str().is_some_and(|d| d.contains("in time")),
+            "{e}"
+        );
+    }
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "the token call has a deadline"
     );
+    let m = metrics(&s).await;
     assert!(
-        metrics(&s)
-            .await
-            .contains("scim_sidecar_platform_token_fetches_total{outcome=\"timeout\"} 1")
+        m.contains("scim_sidecar_platform_token_fetches_total{outcome=\"timeout\"} 1"),
+        "one token call for the eight requests:\n{m}"
     );
+    let Ok(s) = Arc::try_unwrap(s) else {
+        panic!("the requests are done")
+    };
     hold.abort();
     s.stop().await;
 }
@@ -574,6 +590,83 @@ async fn oauth_keys_are_checked_with_their_key_value_and_file() {
             .any(|e| e.key == "platform.client_cert_file" && e.reason.contains("missing")),
         "{errors:?}"
     );
+}
+
+/// The real binary with debug-level JSON logs: a refused token call is logged with its cause,
+/// and no line holds the client secret or an access token.
+#[tokio::test]
+async fn logs_give_the_cause_of_a_refused_token_call_but_never_the_secret_or_a_token() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let platform = oauth_platform(Some(Duration::from_secs(60))).await;
+    let s = Setup::new();
+    s.write("secrets/client-secret", SECRET);
+    s.write(
+        "mapping.toml",
+        &MAPPING.replace("http://127.0.0.1:8081", &platform.base_url()),
+    );
+    let cfg = s.plain_config(
+        "[scim]\nmapping = \"mapping.toml\"\n[log]\nformat = \"json\"\nlevel = \"debug\"\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scim-sidecar"))
+        .args(["serve", "--config", cfg.to_str().expect("utf8")])
+        .env_clear()
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("listening line");
+        lines.push(line.clone());
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("SCIM interface listening"))
+        {
+            break v["addr"].as_str().expect("addr").to_owned();
+        }
+    };
+    let c = reqwest::Client::new();
+    let get = || {
+        c.get(format!("http://{addr}/scim/v2/Users"))
+            .header("authorization", bearer(TOKEN))
+            .send()
+    };
+    assert_eq!(get().await.expect("get").status(), 200);
+    let tokens = platform.platform().issued_tokens();
+    assert_eq!(tokens.len(), 1);
+    platform
+        .platform()
+        .set_client_secret("the-platform-moved-on-0000");
+    platform.platform().revoke_tokens();
+    assert_eq!(get().await.expect("get").status(), 502);
+    let _ = child.kill();
+    let _ = child.wait();
+    lines.extend(rx.try_iter());
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+        lines.push(l);
+    }
+    let all = lines.join("\n");
+    assert!(
+        lines.iter().any(
+            |l| l.contains("no access token from the platform's token endpoint")
+                && l.contains("invalid_client")
+        ),
+        "the refusal and its cause are logged:\n{all}"
+    );
+    assert!(!all.contains(SECRET), "the client secret is never logged");
+    assert!(!all.contains(&tokens[0]), "an access token is never logged");
+    platform.stop().await;
 }
 
 #[test]

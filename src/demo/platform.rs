@@ -425,6 +425,18 @@ impl Platform {
         }
     }
 
+    /// The tokens issued and not revoked (for tests that look for them where they must not be).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.oauth.as_ref().map_or_else(Vec::new, |o| {
+            o.issued
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys()
+                .cloned()
+                .collect()
+        })
+    }
+
     /// Replaces the client secret the token endpoint accepts (issued tokens stay valid).
     pub fn set_client_secret(&self, secret: &str) {
         if let Some(o) = &self.shared.oauth {
