@@ -230,6 +230,18 @@ impl Backend {
                 (tls, Some(digest))
             }
         };
+        if let Some(o) = &settings.oauth
+            && let Some(rest) = o.token_url.strip_prefix("http://")
+        {
+            let host = rest.split(['/', '?']).next().unwrap_or("");
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+                tracing::warn!(
+                    token_url = %o.token_url,
+                    "the OAuth2 token endpoint is plain HTTP on another host: the client secret and tokens travel unencrypted"
+                );
+            }
+        }
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(settings.connect_timeout));
         http.set_nodelay(true);
