@@ -33,6 +33,9 @@ pub struct Runtime {
 impl Runtime {
     /// Compiles a runtime from a validated configuration.
     pub fn new(config: Config, metrics: Arc<crate::metrics::Metrics>) -> Runtime {
+        if let Some(m) = &config.scim.mapping {
+            m.backend.observe(metrics.clone());
+        }
         // Publish what the mapping maps; without a mapping, the full RFC schemas.
         let types = match &config.scim.mapping {
             Some(m) => [&m.users, &m.groups]

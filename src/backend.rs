@@ -1,6 +1,9 @@
 //! The platform client: a pooled hyper-util client over HTTP or HTTPS (rustls with the configured
 //! CA bundle, or the Mozilla roots), with a deadline on every attempt, retries with backoff for
-//! idempotent calls only, a cap on concurrent calls, and a cap on response size.
+//! idempotent calls only, a cap on concurrent calls, and a cap on response size. With OAuth2
+//! client credentials (`oauth`), every call carries a cached access token, and a 401 refreshes it
+//! and retries the call once. A client certificate, when configured, is presented to the platform
+//! and to its token endpoint alike.
 //!
 //! It moves bytes and classifies transport failures; what a platform status *means* is the
 //! mapping's business (`mapping::errors`).
@@ -14,16 +17,20 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, PlatformError};
+
+mod oauth;
+
+pub use oauth::{ClientAuth, OAuth2, Secret};
 
 /// How to reach the platform (the `[platform]` section of a mapping, validated).
 #[derive(Clone, PartialEq)]
@@ -50,6 +57,14 @@ pub struct Settings {
     pub max_response_bytes: usize,
     /// Headers sent on every call (auth included); values marked sensitive.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// OAuth2 client credentials (`[platform.auth] kind = "oauth2"`): calls carry an access token.
+    pub oauth: Option<OAuth2>,
+    /// PEM client certificate chain and key presented over TLS (mTLS), to the platform and to
+    /// its token endpoint.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Every file these settings were read from (CA bundle, client certificate and key, secret
+    /// files): the reloader watches them, so a rotated secret is picked up without a restart.
+    pub files: Vec<PathBuf>,
 }
 
 impl fmt::Debug for Settings {
@@ -61,6 +76,8 @@ impl fmt::Debug for Settings {
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
             .field("max_concurrency", &self.max_concurrency)
+            .field("oauth", &self.oauth)
+            .field("client_cert", &self.client_cert)
             .field(
                 "headers",
                 &self
@@ -131,13 +148,29 @@ impl Reply {
     }
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The platform client. Cheap to share (`Arc`); one per compiled mapping.
 pub struct Backend {
     settings: Settings,
     client: HttpClient,
     slots: Arc<Semaphore>,
+    /// The access-token cache, with OAuth2.
+    tokens: oauth::Tokens,
+    /// A digest of the client certificate and key as read, so a reload can tell whether a cached
+    /// token may be kept (a token may be bound to the certificate, RFC 8705).
+    identity: Option<u64>,
+    /// Where token fetches are counted (set once the runtime is built).
+    metrics: OnceLock<Arc<crate::metrics::Metrics>>,
+}
+
+/// Why a client could not be built, with the mapping key at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    /// The mapping key (`platform.ca_file`, `platform.client_cert_file`, ...).
+    pub key: &'static str,
+    /// What is wrong.
+    pub reason: String,
 }
 
 impl fmt::Debug for Backend {
@@ -172,14 +205,45 @@ pub fn load_roots(ca_file: Option<&std::path::Path>) -> Result<RootCertStore, St
 }
 
 impl Backend {
-    /// Builds the client (reads the CA bundle).
-    pub fn new(settings: Settings) -> Result<Backend, String> {
-        let roots = load_roots(settings.ca_file.as_deref())?;
-        let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+    /// Builds the client (reads the CA bundle and the client certificate and key).
+    pub fn new(settings: Settings) -> Result<Backend, SetupError> {
+        let roots = load_roots(settings.ca_file.as_deref()).map_err(|reason| SetupError {
+            key: "platform.ca_file",
+            reason,
+        })?;
+        let builder = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS client configuration: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .map_err(|e| SetupError {
+                key: "platform",
+                reason: format!("TLS client configuration: {e}"),
+            })?
+            .with_root_certificates(roots);
+        let (tls, identity) = match &settings.client_cert {
+            None => (builder.with_no_client_auth(), None),
+            Some((cert, key)) => {
+                let (chain, key_der, digest) = load_identity(cert, key)?;
+                let tls =
+                    builder
+                        .with_client_auth_cert(chain, key_der)
+                        .map_err(|e| SetupError {
+                            key: "platform.client_key_file",
+                            reason: format!("the key does not fit the client certificate: {e}"),
+                        })?;
+                (tls, Some(digest))
+            }
+        };
+        if let Some(o) = &settings.oauth
+            && let Some(rest) = o.token_url.strip_prefix("http://")
+        {
+            let host = rest.split(['/', '?']).next().unwrap_or("");
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+                tracing::warn!(
+                    token_url = %o.token_url,
+                    "the OAuth2 token endpoint is plain HTTP on another host: the client secret and tokens travel unencrypted"
+                );
+            }
+        }
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(settings.connect_timeout));
         http.set_nodelay(true);
@@ -199,7 +263,43 @@ impl Backend {
             slots: Arc::new(Semaphore::new(settings.max_concurrency)),
             settings,
             client,
+            tokens: oauth::Tokens::default(),
+            identity,
+            metrics: OnceLock::new(),
         })
+    }
+
+    /// Counts this client's token fetches in `metrics` (the process's registry).
+    pub fn observe(&self, metrics: Arc<crate::metrics::Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    /// After a reload: keeps the access token `old` holds when the credentials it was issued
+    /// for (token endpoint, client id and secret, scope, audience, client certificate) did not
+    /// change. A changed secret or certificate starts with no token.
+    pub fn adopt_token(&self, old: &Backend) {
+        if self.settings.oauth.is_some()
+            && self.settings.oauth == old.settings.oauth
+            && self.identity == old.identity
+        {
+            self.tokens.adopt(&old.tokens);
+        }
+    }
+
+    /// How calls authenticate beyond fixed headers, for `explain`: the token call and the
+    /// client certificate, without secrets.
+    pub fn describe_auth(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(o) = &self.settings.oauth {
+            out.push(o.describe());
+        }
+        if let Some((cert, _)) = &self.settings.client_cert {
+            out.push(format!(
+                "TLS client certificate {} (to the platform and its token endpoint)",
+                cert.display()
+            ));
+        }
+        out
     }
 
     /// The settings this client was built with.
@@ -247,8 +347,9 @@ impl Backend {
         };
         let mut backoff = Duration::from_millis(50);
         let mut last = None;
+        let mut reauthorized = false;
         for attempt in 1..=attempts {
-            let outcome = self.attempt(call).await;
+            let outcome = self.authorized_attempt(call, &mut reauthorized).await;
             let retryable = match &outcome {
                 Ok(r) => matches!(r.status.as_u16(), 502..=504),
                 Err(Error::Platform(PlatformError::Unreachable(_) | PlatformError::Timeout(_))) => {
@@ -295,7 +396,40 @@ impl Backend {
         last.unwrap_or_else(|| Err(Error::Internal("no attempt made".to_owned())))
     }
 
-    async fn attempt(&self, call: &Call) -> Result<Reply, Error> {
+    /// One attempt, with an access token when OAuth2 is configured. A 401 to a token means the
+    /// platform did not process the call: the token is dropped, a new one fetched, and the call
+    /// sent once more (once per [`Backend::call`], whatever its retries).
+    async fn authorized_attempt(
+        &self,
+        call: &Call,
+        reauthorized: &mut bool,
+    ) -> Result<Reply, Error> {
+        let Some(oauth) = &self.settings.oauth else {
+            return self.attempt(call, None).await;
+        };
+        let fetch = oauth::Fetch {
+            oauth,
+            client: &self.client,
+            timeout: self.settings.timeout,
+            max_bytes: self.settings.max_response_bytes.min(1 << 20),
+            metrics: self.metrics.get().map(Arc::as_ref),
+        };
+        let token = self.tokens.get(&fetch).await?;
+        let reply = self.attempt(call, Some(&token.header)).await?;
+        if reply.status != StatusCode::UNAUTHORIZED || *reauthorized {
+            return Ok(reply);
+        }
+        *reauthorized = true;
+        tracing::info!(
+            operation = call.operation,
+            "platform answered 401 to the access token; fetching a new one and sending the call again"
+        );
+        self.tokens.reject(&token);
+        let token = self.tokens.get(&fetch).await?;
+        self.attempt(call, Some(&token.header)).await
+    }
+
+    async fn attempt(&self, call: &Call, token: Option<&HeaderValue>) -> Result<Reply, Error> {
         let uri = self.url(call);
         let body = match &call.body {
             Some(v) => {
@@ -307,6 +441,9 @@ impl Backend {
         if let Some(h) = builder.headers_mut() {
             for (n, v) in &self.settings.headers {
                 h.insert(n.clone(), v.clone());
+            }
+            if let Some(t) = token {
+                h.insert(http::header::AUTHORIZATION, t.clone());
             }
             h.insert(
                 http::header::ACCEPT,
@@ -380,6 +517,43 @@ impl Backend {
     }
 }
 
+/// Reads a PEM client certificate chain and key; returns them and a digest of both.
+fn load_identity(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, u64), SetupError> {
+    use std::hash::{Hash, Hasher};
+    let cert_pem = std::fs::read(cert).map_err(|e| SetupError {
+        key: "platform.client_cert_file",
+        reason: format!("cannot read {}: {e}", cert.display()),
+    })?;
+    let key_pem = std::fs::read(key).map_err(|e| SetupError {
+        key: "platform.client_key_file",
+        reason: format!("cannot read {}: {e}", key.display()),
+    })?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| SetupError {
+            key: "platform.client_cert_file",
+            reason: format!("invalid PEM: {e}"),
+        })?;
+    if chain.is_empty() {
+        return Err(SetupError {
+            key: "platform.client_cert_file",
+            reason: "no certificate in the file".to_owned(),
+        });
+    }
+    // The key's own error text is not repeated: it could quote key material.
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| SetupError {
+        key: "platform.client_key_file",
+        reason: "no PEM private key (PKCS#8, PKCS#1 or SEC1) in the file".to_owned(),
+    })?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    cert_pem.hash(&mut h);
+    key_pem.hash(&mut h);
+    Ok((chain, key_der, h.finish()))
+}
+
 /// Whether a response labels its body JSON (`application/json`, `application/*+json`).
 fn claims_json(headers: &HeaderMap) -> bool {
     headers
@@ -395,7 +569,7 @@ fn claims_json(headers: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
+pub(crate) fn describe(e: &hyper_util::client::legacy::Error) -> String {
     use std::error::Error as _;
     let mut text = e.to_string();
     let mut src = e.source();

@@ -5,7 +5,11 @@
 //! boolean, page-number paging, group members behind separate calls, no `PUT` on groups, and its
 //! own error bodies. A mapping has to absorb all of that.
 //!
-//! Every request needs `X-Api-Key: <key>` (else `401 {"error":"unauthorized"}`). Bodies are JSON
+//! Every request needs `X-Api-Key: <key>` (else `401 {"error":"unauthorized"}`). A platform made
+//! with [`Platform::with_oauth`] also has an OAuth2 token endpoint, `POST /oauth/token`
+//! (client credentials by HTTP Basic or in the form; `{"access_token","token_type":"Bearer",
+//! "expires_in"}`, or `401 {"error":"invalid_client"}`), and accepts `Authorization: Bearer
+//! <issued token>` instead of the key until the token expires or is revoked. Bodies are JSON
 //! objects of at most 1 MiB (`413 {"error":"too_large"}`); responses are `application/json`.
 //!
 //! | Call | Success | Notable failures |
@@ -44,7 +48,7 @@
 
 pub mod platform;
 
-pub use platform::{CallCounts, Chaos, Fault, Platform, RunningPlatform};
+pub use platform::{CallCounts, Chaos, Fault, OAuth, Platform, RunningPlatform};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -77,7 +81,13 @@ pub struct Options {
     pub seed_users: usize,
     /// Serve only the platform.
     pub platform_only: bool,
+    /// Put the platform behind OAuth2 client credentials, with tokens of this lifetime (the
+    /// mapping then uses `kind = "oauth2"`); `None`: the API key.
+    pub oauth: Option<std::time::Duration>,
 }
+
+/// The client id of the demo's OAuth2 client (`--platform-auth oauth2`).
+pub const OAUTH_CLIENT_ID: &str = "scim-sidecar-demo";
 
 /// A random hex string of `bytes` random bytes.
 pub fn random_hex(bytes: usize) -> String {
@@ -110,6 +120,27 @@ impl DemoDir {
         std::fs::write(path.join("sidecar.toml"), SIDECAR_TOML)?;
         std::fs::write(path.join("mapping.toml"), MAPPING_TOML)?;
         Ok(DemoDir { path })
+    }
+}
+
+impl DemoDir {
+    /// Switches the demo's mapping to OAuth2 client credentials against the demo platform's
+    /// token endpoint at `platform_url`, with the client secret in the file `client-secret`.
+    pub fn use_oauth(&self, platform_url: &str, client_secret: &str) -> std::io::Result<()> {
+        let header = "[platform.auth]\nkind = \"header\"\nheader = \"X-Api-Key\"\nvalue_env = \"DEMO_PLATFORM_API_KEY\"\n";
+        if !MAPPING_TOML.contains(header) {
+            return Err(std::io::Error::other(
+                "the demo mapping's [platform.auth] section changed; update DemoDir::use_oauth",
+            ));
+        }
+        let oauth = format!(
+            "[platform.auth]\nkind = \"oauth2\"\ntoken_url = \"{platform_url}/oauth/token\"\nclient_id = \"{OAUTH_CLIENT_ID}\"\nclient_secret_file = \"client-secret\"\n"
+        );
+        std::fs::write(self.path.join("client-secret"), client_secret)?;
+        std::fs::write(
+            self.path.join("mapping.toml"),
+            MAPPING_TOML.replacen(header, &oauth, 1),
+        )
     }
 }
 

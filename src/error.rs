@@ -37,6 +37,35 @@ pub enum PlatformError {
     /// The platform answered, but not in a way the mapping understands (bad JSON, unexpected
     /// status, missing id): 502.
     BadResponse(String),
+    /// No access token from the platform's OAuth2 token endpoint (`[platform.auth] kind =
+    /// "oauth2"`): 502 when it refused the client credentials or answered nonsense, 503 when it is
+    /// unreachable, 504 when it did not answer in time. The cause never holds a secret.
+    Token(TokenFailure, String),
+}
+
+/// Why the token endpoint gave no access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFailure {
+    /// It refused the client credentials (400/401, e.g. `invalid_client`): 502.
+    Refused,
+    /// Connection refused, reset, DNS or TLS failure: 503.
+    Unreachable,
+    /// No answer within the platform timeout: 504.
+    Timeout,
+    /// It answered, but without a usable token (other status, not JSON, no `access_token`): 502.
+    BadAnswer,
+}
+
+impl TokenFailure {
+    /// A label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenFailure::Refused => "refused",
+            TokenFailure::Unreachable => "unreachable",
+            TokenFailure::Timeout => "timeout",
+            TokenFailure::BadAnswer => "bad_response",
+        }
+    }
 }
 
 impl Error {
@@ -49,6 +78,11 @@ impl Error {
                 503
             }
             Error::Platform(PlatformError::Timeout(_)) => 504,
+            Error::Platform(PlatformError::Token(kind, _)) => match kind {
+                TokenFailure::Refused | TokenFailure::BadAnswer => 502,
+                TokenFailure::Unreachable => 503,
+                TokenFailure::Timeout => 504,
+            },
             Error::Internal(_) => 500,
         }
     }
@@ -92,6 +126,24 @@ impl Error {
                 None,
                 "the platform behind this SCIM endpoint returned a response the sidecar could not use",
             ),
+            Error::Platform(PlatformError::Token(kind, _)) => ScimError::new(
+                status,
+                None,
+                match kind {
+                    TokenFailure::Refused => {
+                        "the platform's token endpoint refused the sidecar's client credentials; check [platform.auth] (the cause is in the sidecar's log)"
+                    }
+                    TokenFailure::Unreachable => {
+                        "the platform's token endpoint is unreachable; try again later"
+                    }
+                    TokenFailure::Timeout => {
+                        "the platform's token endpoint did not answer in time; try again later"
+                    }
+                    TokenFailure::BadAnswer => {
+                        "the platform's token endpoint returned an answer the sidecar could not use"
+                    }
+                },
+            ),
             Error::Internal(_) => ScimError::new(status, None, "internal error"),
         }
     }
@@ -115,6 +167,9 @@ impl fmt::Display for Error {
             ),
             Error::Platform(PlatformError::BadResponse(m)) => {
                 write!(f, "unusable platform response: {m}")
+            }
+            Error::Platform(PlatformError::Token(kind, m)) => {
+                write!(f, "no platform access token ({}): {m}", kind.label())
             }
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }
@@ -152,6 +207,17 @@ mod tests {
             503
         );
         assert_eq!(Error::Internal("bug".into()).status(), 500);
+        for (kind, status) in [
+            (TokenFailure::Refused, 502),
+            (TokenFailure::BadAnswer, 502),
+            (TokenFailure::Unreachable, 503),
+            (TokenFailure::Timeout, 504),
+        ] {
+            assert_eq!(
+                Error::Platform(PlatformError::Token(kind, String::new())).status(),
+                status
+            );
+        }
     }
 
     #[test]
@@ -161,6 +227,7 @@ mod tests {
             Error::Platform(PlatformError::BadResponse(secret.into())),
             Error::Platform(PlatformError::Unreachable(secret.into())),
             Error::Platform(PlatformError::Timeout(secret.into())),
+            Error::Platform(PlatformError::Token(TokenFailure::Refused, secret.into())),
             Error::Internal(secret.into()),
         ] {
             let body = e.to_scim().to_json().to_string();

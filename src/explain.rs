@@ -236,6 +236,13 @@ pub async fn explain(
         ));
     }
     let calls = dry.calls();
+    let auth = mapping.backend.describe_auth();
+    if !calls.is_empty() && !auth.is_empty() {
+        out.push_str("Platform authentication (made only when no cached token is valid):\n");
+        for a in &auth {
+            out.push_str(&format!("  - {a}\n"));
+        }
+    }
     if calls.is_empty() {
         out.push_str("Platform calls: none\n");
     } else {

@@ -77,6 +77,13 @@ enum Command {
         /// DEMO_PLATFORM_API_KEY when set, else generated and printed.
         #[arg(long)]
         platform_only: bool,
+        /// How the sidecar authenticates to the demo platform: "api-key" (X-Api-Key) or
+        /// "oauth2" (client credentials against the platform's POST /oauth/token).
+        #[arg(long, default_value = "api-key", value_parser = ["api-key", "oauth2"])]
+        platform_auth: String,
+        /// With --platform-auth oauth2: the lifetime of the access tokens, in seconds.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        token_lifetime: u64,
     },
 }
 
@@ -100,6 +107,8 @@ fn main() -> ExitCode {
             token,
             seed_users,
             platform_only,
+            platform_auth,
+            token_lifetime,
         } => demo(scim_sidecar::demo::Options {
             listen,
             platform_listen,
@@ -108,6 +117,8 @@ fn main() -> ExitCode {
             token,
             seed_users,
             platform_only,
+            oauth: (platform_auth == "oauth2")
+                .then(|| std::time::Duration::from_secs(token_lifetime)),
         }),
     }
 }
@@ -253,7 +264,24 @@ fn demo(opts: scim_sidecar::demo::Options) -> ExitCode {
             Ok(k) if opts.platform_only && !k.is_empty() => k,
             _ => demo::random_hex(16),
         };
-        let platform = demo::Platform::new(platform_key.clone());
+        let client_secret = demo::random_hex(16);
+        let platform = match opts.oauth {
+            None => demo::Platform::new(platform_key.clone()),
+            Some(lifetime) => demo::Platform::with_oauth(
+                platform_key.clone(),
+                demo::OAuth {
+                    client_id: demo::OAUTH_CLIENT_ID.to_owned(),
+                    client_secret: client_secret.clone(),
+                    lifetime: Some(lifetime),
+                },
+            ),
+        };
+        if opts.oauth.is_some()
+            && let Err(e) = dir.use_oauth(&platform_url, &client_secret)
+        {
+            eprintln!("cannot write the demo's OAuth2 mapping: {e}");
+            return ExitCode::FAILURE;
+        }
         if opts.seed_users > 0 {
             platform.seed_users(opts.seed_users);
         }
@@ -289,6 +317,14 @@ fn demo(opts: scim_sidecar::demo::Options) -> ExitCode {
         println!("  SCIM base URL (Entra \"Tenant URL\"):   {base}");
         println!("  Bearer token (Entra \"Secret Token\"):  {token}");
         println!("  Demo platform (the legacy REST API):   {platform_url}/api/v1/users  (X-Api-Key: {platform_key})");
+        if let Some(lifetime) = opts.oauth {
+            println!(
+                "  Platform auth:                         OAuth2 client credentials, POST {platform_url}/oauth/token (client {}, secret in {}), {}-second tokens",
+                demo::OAUTH_CLIENT_ID,
+                dir.path.join("client-secret").display(),
+                lifetime.as_secs()
+            );
+        }
         println!("  Readiness:                             http://{}/readyz", running.admin_addr);
         println!();
         println!("In another shell, paste this line, then the curl lines from the README:");

@@ -1,6 +1,6 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text on the admin port's `/metrics`): SCIM
-//! requests, platform calls, authentication failures, in-flight requests, reloads, ignored
-//! attributes and members, build info. One registry per process, passed explicitly (no
+//! requests, platform calls, OAuth2 token fetches, authentication failures, in-flight requests,
+//! reloads, ignored attributes and members, build info. One registry per process, passed explicitly (no
 //! globals), so tests stay isolated.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -37,7 +37,8 @@ pub struct OperationLabels {
 pub struct PlatformLabels {
     /// The mapped operation, e.g. `users.read`, `groups.members.add`.
     pub operation: &'static str,
-    /// `2xx`, `3xx`, `4xx`, `5xx`, `timeout`, `unreachable`, `overloaded`, `bad_response`.
+    /// `2xx`, `3xx`, `4xx`, `5xx`, `timeout`, `unreachable`, `overloaded`, `bad_response`,
+    /// `no_token` (no OAuth2 access token could be had: see `platform_token_fetches`).
     pub outcome: &'static str,
 }
 
@@ -85,6 +86,7 @@ pub struct Metrics {
     auth_failures: Family<ReasonLabels, Counter>,
     in_flight: Gauge,
     reloads: Family<OutcomeLabels, Counter>,
+    token_fetches: Family<OutcomeLabels, Counter>,
     ignored_attributes: Family<ResourceLabels, Counter>,
     ignored_members: Counter,
 }
@@ -143,6 +145,12 @@ impl Metrics {
             "Configuration reloads, by outcome (a failure keeps the last good configuration)",
             reloads.clone(),
         );
+        let token_fetches = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "platform_token_fetches",
+            "Calls to the platform's OAuth2 token endpoint, by outcome (success, refused, unreachable, timeout, bad_response)",
+            token_fetches.clone(),
+        );
         let ignored_attributes = Family::<ResourceLabels, Counter>::default();
         registry.register(
             "ignored_attributes",
@@ -170,6 +178,7 @@ impl Metrics {
             auth_failures,
             in_flight,
             reloads,
+            token_fetches,
             ignored_attributes,
             ignored_members,
         })
@@ -238,6 +247,14 @@ impl Metrics {
             .inc();
     }
 
+    /// Records a call to the platform's OAuth2 token endpoint (`success`, or a
+    /// [`crate::error::TokenFailure`] label).
+    pub fn token_fetch(&self, outcome: &'static str) {
+        self.token_fetches
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
     /// Records a request whose unmapped attributes were ignored.
     pub fn ignored_attributes(&self, resource: &'static str) {
         self.ignored_attributes
@@ -274,6 +291,7 @@ mod tests {
         m.platform_call("users.create", "2xx", Duration::from_millis(2));
         m.auth_failure("invalid");
         m.reload(false);
+        m.token_fetch("success");
         let guard = m.in_flight();
         let text = m.encode();
         drop(guard);
@@ -283,6 +301,7 @@ mod tests {
             r#"scim_sidecar_platform_call_duration_seconds_count{operation="users.create",outcome="2xx"} 1"#,
             r#"scim_sidecar_auth_failures_total{reason="invalid"} 1"#,
             r#"scim_sidecar_config_reloads_total{outcome="failure"} 1"#,
+            r#"scim_sidecar_platform_token_fetches_total{outcome="success"} 1"#,
             "scim_sidecar_in_flight_requests 1",
             "scim_sidecar_build_info{version=",
         ] {

@@ -1,4 +1,5 @@
-//! Hot reload of the configuration, the mapping, the bearer tokens and the TLS certificate.
+//! Hot reload of the configuration, the mapping, the bearer tokens, the TLS certificate and the
+//! platform's secrets (secret files, client certificate and key, CA bundle).
 //!
 //! Three triggers: a file watcher on the directories holding those files (directories, not the
 //! files: Kubernetes updates mounted ConfigMaps and Secrets by swapping a `..data` symlink, and a
@@ -30,11 +31,13 @@ pub struct Reloader {
     pub cert: Option<Arc<HotCert>>,
 }
 
-/// The files a configuration was read from: config, mapping, certificate, key, token files.
+/// The files a configuration was read from: config, mapping, certificate, key, token files, and
+/// the platform's secret files, client certificate and key and CA bundle.
 pub fn files(cfg: &Config) -> Vec<PathBuf> {
     let mut out = vec![cfg.file.clone()];
     if let Some(m) = &cfg.scim.mapping {
         out.push(m.file.clone());
+        out.extend(m.backend.settings().files.iter().cloned());
     }
     if let Some(t) = &cfg.tls {
         out.push(t.cert_file.clone());
@@ -139,6 +142,10 @@ impl Reloader {
         }
         if let (Some(hot), Some(tls)) = (&self.cert, &cfg.tls) {
             hot.store(tls.certified_key.clone());
+        }
+        if let (Some(new), Some(old)) = (&cfg.scim.mapping, &old.config.scim.mapping) {
+            // An access token outlives a reload that did not change its credentials.
+            new.backend.adopt_token(&old.backend);
         }
         let tokens: Vec<String> = cfg.auth.tokens.names().map(str::to_owned).collect();
         let previous = self.app.runtime();

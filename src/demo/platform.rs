@@ -75,6 +75,8 @@ pub struct Platform {
 
 struct Shared {
     api_key: Box<[u8]>,
+    /// The OAuth2 token endpoint, when enabled ([`Platform::with_oauth`]).
+    oauth: Option<TokenEndpoint>,
     store: RwLock<Store>,
     calls: CallCounters,
     fault: FaultCell,
@@ -87,6 +89,42 @@ struct Shared {
     chaos_rng: AtomicU64,
     /// Faults injected so far.
     injected: AtomicU64,
+}
+
+/// An OAuth2 client-credentials token endpoint for the demo platform (`POST /oauth/token`).
+/// When it is enabled, `Authorization: Bearer <issued token>` is accepted as well as `X-Api-Key`.
+#[derive(Clone)]
+pub struct OAuth {
+    /// The one client id accepted.
+    pub client_id: String,
+    /// Its secret (change it later with [`Platform::set_client_secret`]).
+    pub client_secret: String,
+    /// How long an issued token is accepted, sent as `expires_in` (whole seconds, at least 1);
+    /// `None`: tokens never expire and the answer has no `expires_in`.
+    pub lifetime: Option<Duration>,
+}
+
+impl fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth")
+            .field("client_id", &self.client_id)
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+struct TokenEndpoint {
+    client_id: String,
+    client_secret: RwLock<String>,
+    lifetime: Option<Duration>,
+    /// Issued tokens and when they expire.
+    issued: std::sync::Mutex<HashMap<String, Option<tokio::time::Instant>>>,
+    /// Token requests received (granted or not).
+    calls: AtomicU64,
+    /// Tokens issued.
+    granted: AtomicU64,
+    /// The form of the last token request, `client_secret` left out.
+    last_form: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// Random faults (see [`Platform::set_chaos`]).
@@ -194,9 +232,28 @@ impl fmt::Debug for Platform {
 impl Platform {
     /// An empty platform that accepts requests carrying `X-Api-Key: {api_key}`.
     pub fn new(api_key: impl Into<String>) -> Platform {
+        Platform::build(api_key.into(), None)
+    }
+
+    /// An empty platform that also has an OAuth2 token endpoint (`POST /oauth/token`) and accepts
+    /// the tokens it issues.
+    pub fn with_oauth(api_key: impl Into<String>, oauth: OAuth) -> Platform {
+        Platform::build(api_key.into(), Some(oauth))
+    }
+
+    fn build(api_key: String, oauth: Option<OAuth>) -> Platform {
         Platform {
             shared: Arc::new(Shared {
-                api_key: api_key.into().into_bytes().into_boxed_slice(),
+                api_key: api_key.into_bytes().into_boxed_slice(),
+                oauth: oauth.map(|o| TokenEndpoint {
+                    client_id: o.client_id,
+                    client_secret: RwLock::new(o.client_secret),
+                    lifetime: o.lifetime.map(|l| l.max(Duration::from_secs(1))),
+                    issued: std::sync::Mutex::default(),
+                    calls: AtomicU64::new(0),
+                    granted: AtomicU64::new(0),
+                    last_form: std::sync::Mutex::default(),
+                }),
                 store: RwLock::default(),
                 calls: CallCounters::default(),
                 fault: FaultCell::default(),
@@ -210,9 +267,14 @@ impl Platform {
 
     /// Binds `127.0.0.1:0` and serves a new platform there on a background task.
     pub async fn spawn(api_key: impl Into<String>) -> io::Result<RunningPlatform> {
+        Platform::new(api_key).spawn_on_loopback().await
+    }
+
+    /// Binds `127.0.0.1:0` and serves this platform there on a background task.
+    pub async fn spawn_on_loopback(self) -> io::Result<RunningPlatform> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let platform = Platform::new(api_key);
+        let platform = self;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(platform.clone().serve(listener, async move {
             // Completes on `send` and when the sender is dropped alike.
@@ -337,6 +399,63 @@ impl Platform {
         self.shared.chaos.store(word, Ordering::Release);
     }
 
+    /// Requests to `POST /oauth/token` so far, granted or refused (0 without OAuth).
+    pub fn token_calls(&self) -> u64 {
+        self.shared
+            .oauth
+            .as_ref()
+            .map_or(0, |o| o.calls.load(Ordering::Relaxed))
+    }
+
+    /// Tokens issued so far.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared
+            .oauth
+            .as_ref()
+            .map_or(0, |o| o.granted.load(Ordering::Relaxed))
+    }
+
+    /// Revokes every issued token: the next call carrying one gets 401.
+    pub fn revoke_tokens(&self) {
+        if let Some(o) = &self.shared.oauth {
+            o.issued
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+        }
+    }
+
+    /// The tokens issued and not revoked (for tests that look for them where they must not be).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.oauth.as_ref().map_or_else(Vec::new, |o| {
+            o.issued
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys()
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Replaces the client secret the token endpoint accepts (issued tokens stay valid).
+    pub fn set_client_secret(&self, secret: &str) {
+        if let Some(o) = &self.shared.oauth {
+            *o.client_secret
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = secret.to_owned();
+        }
+    }
+
+    /// The form fields of the last token request, `client_secret` left out.
+    pub fn last_token_request(&self) -> Vec<(String, String)> {
+        self.shared.oauth.as_ref().map_or_else(Vec::new, |o| {
+            o.last_form
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        })
+    }
+
     /// How many faults were injected so far (fixed and random).
     pub fn injected_faults(&self) -> u64 {
         self.shared.injected.load(Ordering::Relaxed)
@@ -427,13 +546,14 @@ impl Platform {
 // ---------------------------------------------------------------------------------------------
 
 /// Route patterns, in counter order. `*` stands for every path that matches no route.
-const PATTERNS: [&str; 7] = [
+const PATTERNS: [&str; 8] = [
     "/api/v1/users",
     "/api/v1/users/{id}",
     "/api/v1/groups",
     "/api/v1/groups/{id}",
     "/api/v1/groups/{id}/members",
     "/api/v1/groups/{id}/members/{user_id}",
+    "/oauth/token",
     "*",
 ];
 
@@ -671,11 +791,16 @@ enum Route {
     Group(Option<u64>),
     Members(Option<u64>),
     Member(Option<u64>, Option<u64>),
+    /// `/oauth/token`, the OAuth2 token endpoint (when enabled).
+    Token,
     Unmatched,
 }
 
 impl Route {
     fn parse(path: &str) -> Route {
+        if path == "/oauth/token" {
+            return Route::Token;
+        }
         let Some(rest) = path.strip_prefix("/api/v1/") else {
             return Route::Unmatched;
         };
@@ -707,7 +832,8 @@ impl Route {
             Route::Group(_) => 3,
             Route::Members(_) => 4,
             Route::Member(..) => 5,
-            Route::Unmatched => 6,
+            Route::Token => 6,
+            Route::Unmatched => 7,
         }
     }
 }
@@ -798,6 +924,7 @@ impl Shared {
         headers
             .get(&API_KEY)
             .is_some_and(|key| constant_time_eq(key.as_bytes(), &self.api_key))
+            || self.oauth.as_ref().is_some_and(|o| o.accepts(headers))
     }
 
     /// Count, inject the fault if one is set, authenticate, dispatch.
@@ -807,6 +934,13 @@ impl Shared {
     ) -> Result<Response<ResponseBody>, InjectedFault> {
         let route = Route::parse(request.uri().path());
         self.calls.record(route, request.method());
+        // The token endpoint stands for a separate identity provider: the platform's faults do
+        // not apply to it.
+        if route == Route::Token
+            && let Some(oauth) = &self.oauth
+        {
+            return Ok(oauth.token(request).await);
+        }
         let fault = self.draw_fault();
         if fault.is_some() {
             self.injected.fetch_add(1, Ordering::Relaxed);
@@ -896,7 +1030,7 @@ impl Shared {
                 }
                 _ => not_allowed(&ALLOW_MEMBER),
             },
-            Route::Unmatched => Err(ApiError::NotFound),
+            Route::Token | Route::Unmatched => Err(ApiError::NotFound),
         }
     }
 
@@ -1106,6 +1240,182 @@ impl Shared {
             40,
         ))
     }
+}
+
+impl TokenEndpoint {
+    /// Whether `Authorization: Bearer <t>` carries a token issued and not yet expired or revoked.
+    fn accepts(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let now = tokio::time::Instant::now();
+        self.issued
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .is_some_and(|expiry| expiry.is_none_or(|at| now < at))
+    }
+
+    /// `POST /oauth/token`: client credentials by HTTP Basic or in the form (RFC 6749 §2.3.1,
+    /// §4.4); errors as in §5.2.
+    async fn token(&self, request: Request<Incoming>) -> Response<ResponseBody> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let refuse = |status: StatusCode, error: &str, description: &str| {
+            json(
+                status,
+                &serde_json::json!({"error": error, "error_description": description}),
+                96,
+            )
+        };
+        if request.method() != Method::POST {
+            return refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "the token endpoint takes POST",
+            );
+        }
+        let basic = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .map(str::to_owned);
+        let Ok(body) = read_body(request).await else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "unreadable body",
+            );
+        };
+        let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        *self
+            .last_form
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = form
+            .iter()
+            .filter(|(k, _)| k != "client_secret")
+            .cloned()
+            .collect();
+        if field("grant_type").as_deref() != Some("client_credentials") {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only client_credentials is supported",
+            );
+        }
+        let from_basic = basic.as_deref().and_then(decode_basic);
+        let in_body = field("client_secret").map(|s| (field("client_id").unwrap_or_default(), s));
+        let (id, secret) = match (from_basic, in_body, basic.is_some()) {
+            (Some(c), None, _) => c,
+            (None, Some(c), false) => c,
+            (None, None, false) => {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "no client authentication",
+                );
+            }
+            (None, _, true) => {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "malformed Basic credentials",
+                );
+            }
+            (Some(_), Some(_), _) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "more than one client authentication method",
+                );
+            }
+        };
+        let secret_ok = {
+            let expected = self
+                .client_secret
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            constant_time_eq(secret.as_bytes(), expected.as_bytes())
+        };
+        if id != self.client_id || !secret_ok {
+            let mut r = refuse(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            );
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"demo\""),
+            );
+            return r;
+        }
+        let token = crate::demo::random_hex(16);
+        let now = tokio::time::Instant::now();
+        {
+            let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
+            issued.retain(|_, expiry| expiry.is_none_or(|at| now < at));
+            issued.insert(token.clone(), self.lifetime.map(|l| now + l));
+        }
+        self.granted.fetch_add(1, Ordering::Relaxed);
+        let body = match self.lifetime {
+            Some(l) => {
+                serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": l.as_secs()})
+            }
+            None => serde_json::json!({"access_token": token, "token_type": "Bearer"}),
+        };
+        json(StatusCode::OK, &body, 96)
+    }
+}
+
+/// `base64(urlencode(id):urlencode(secret))` → `(id, secret)`.
+fn decode_basic(text: &str) -> Option<(String, String)> {
+    let bytes = decode_base64(text.trim())?;
+    let pair = String::from_utf8(bytes).ok()?;
+    let (id, secret) = pair.split_once(':')?;
+    let dec = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((dec(id)?, dec(secret)?))
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for chunk in bytes.chunks(4) {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let three = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&three[..3 - pad]);
+    }
+    Some(out)
 }
 
 /// Reads a request body of at most [`MAX_BODY_BYTES`].

@@ -30,6 +30,8 @@ pub struct MappingFile {
 pub struct Platform {
     pub base_url: Option<String>,
     pub ca_file: Option<RelativePathBuf>,
+    pub client_cert_file: Option<RelativePathBuf>,
+    pub client_key_file: Option<RelativePathBuf>,
     pub connect_timeout: Option<String>,
     pub timeout: Option<String>,
     pub retries: Option<u32>,
@@ -59,7 +61,7 @@ pub struct Readiness {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformAuth {
-    /// `header` (a named header), `bearer`, or `basic`.
+    /// `header` (a named header), `bearer`, `basic`, or `oauth2` (client credentials).
     pub kind: Option<String>,
     pub header: Option<String>,
     pub value_env: Option<String>,
@@ -67,6 +69,14 @@ pub struct PlatformAuth {
     pub username: Option<String>,
     pub password_env: Option<String>,
     pub password_file: Option<RelativePathBuf>,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<RelativePathBuf>,
+    pub client_auth: Option<String>,
+    pub scope: Option<String>,
+    pub audience: Option<String>,
+    pub default_expires_in: Option<String>,
 }
 
 /// `[[platform.errors]]`: a platform answer → SCIM error rule.

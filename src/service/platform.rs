@@ -51,6 +51,7 @@ impl<T: Transport> Transport for Observed<'_, T> {
             Err(Error::Platform(PlatformError::Overloaded { .. })) => "overloaded",
             Err(Error::Platform(PlatformError::Contended { .. })) => "contended",
             Err(Error::Platform(PlatformError::BadResponse(_))) => "bad_response",
+            Err(Error::Platform(PlatformError::Token(..))) => "no_token",
             Err(Error::Client(_) | Error::Internal(_)) => "error",
         };
         self.metrics

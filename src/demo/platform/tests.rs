@@ -1611,3 +1611,22 @@ async fn usernames_default_to_the_email_are_unique_and_filterable() {
         "a deleted user's name is free again"
     );
 }
+
+#[test]
+fn basic_credentials_decode_what_the_sidecar_encodes() {
+    for (id, secret) in [("scim-sidecar", "s3cret"), ("a b", "p:w/+%"), ("", "x")] {
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let header =
+            crate::mapping::compile::base64(format!("{}:{}", enc(id), enc(secret)).as_bytes());
+        assert_eq!(
+            decode_basic(&header),
+            Some((id.to_owned(), secret.to_owned())),
+            "{header}"
+        );
+    }
+    assert_eq!(decode_base64("Zm9vYmFy"), Some(b"foobar".to_vec()));
+    assert_eq!(decode_base64("Zg=="), Some(b"f".to_vec()));
+    assert_eq!(decode_base64("Zg="), None);
+    assert_eq!(decode_base64("Z!=="), None);
+    assert_eq!(decode_basic("bm9jb2xvbg=="), None, "no colon");
+}

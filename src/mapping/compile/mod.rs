@@ -36,7 +36,7 @@ mod operations;
 mod platform;
 mod schemas;
 
-pub(crate) use platform::split_base_url;
+pub(crate) use platform::{base64, split_base_url};
 use schemas::published_schema;
 
 /// Where secrets named in the mapping (`value_env`, `password_env`) are looked up.
@@ -383,8 +383,8 @@ impl Compiler<'_> {
         }
         let backend = match Backend::new(settings) {
             Ok(b) => Arc::new(b),
-            Err(r) => {
-                self.err("platform.ca_file", None, r);
+            Err(e) => {
+                self.err(e.key, None, e.reason);
                 return None;
             }
         };

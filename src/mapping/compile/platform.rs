@@ -2,6 +2,7 @@
 //! and the `[[platform.errors]]` rules.
 
 use super::*;
+use crate::backend::{ClientAuth, OAuth2, Secret};
 
 impl Compiler<'_> {
     pub(super) fn readiness(
@@ -71,11 +72,61 @@ impl Compiler<'_> {
             },
         };
         let ca_file = p.ca_file.as_ref().map(RelativePathBuf::relative);
-        if ca_file.is_some() && !https && before == self.errors.len() {
+        // The token endpoint goes through the same client: the CA bundle and the client
+        // certificate apply to it too.
+        let token_https = p.auth.as_ref().is_some_and(|a| {
+            a.kind.as_deref() == Some("oauth2")
+                && a.token_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("https://"))
+        });
+        if ca_file.is_some() && !https && !token_https && before == self.errors.len() {
             self.err(
                 "platform.ca_file",
                 None,
-                "a CA bundle only applies to an https:// base_url",
+                "a CA bundle only applies to an https:// base_url or token_url",
+            );
+        }
+        let client_cert = match (&p.client_cert_file, &p.client_key_file) {
+            (None, None) => None,
+            (Some(c), Some(k)) => {
+                if !https && !token_https && before == self.errors.len() {
+                    self.err(
+                        "platform.client_cert_file",
+                        None,
+                        "a client certificate only applies to an https:// base_url or token_url",
+                    );
+                }
+                Some((c.relative(), k.relative()))
+            }
+            (Some(_), None) => {
+                self.err(
+                    "platform.client_key_file",
+                    None,
+                    "missing; client_cert_file needs the PEM private key of that certificate",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                self.err(
+                    "platform.client_cert_file",
+                    None,
+                    "missing; client_key_file needs the PEM certificate (chain) it belongs to",
+                );
+                None
+            }
+        };
+        let mut files: Vec<std::path::PathBuf> = ca_file.iter().cloned().collect();
+        if let Some((c, k)) = &client_cert {
+            files.push(c.clone());
+            files.push(k.clone());
+        }
+        if let Some(a) = &p.auth {
+            files.extend(
+                [&a.value_file, &a.password_file, &a.client_secret_file]
+                    .into_iter()
+                    .flatten()
+                    .map(RelativePathBuf::relative),
             );
         }
         let mut headers = Vec::new();
@@ -92,8 +143,11 @@ impl Compiler<'_> {
                 ),
             }
         }
-        if let Some(h) = p.auth.as_ref().and_then(|a| self.auth(a)) {
-            headers.push(h);
+        let mut oauth = None;
+        match p.auth.as_ref().and_then(|a| self.auth(a)) {
+            Some(Auth::Header(n, v)) => headers.push((n, v)),
+            Some(Auth::OAuth2(o)) => oauth = Some(o),
+            None => {}
         }
         let max_response_bytes = match &p.max_response_size {
             None => 16 << 20,
@@ -140,6 +194,9 @@ impl Compiler<'_> {
             },
             max_response_bytes,
             headers,
+            oauth,
+            client_cert,
+            files,
         };
         let rules = p
             .errors
@@ -151,8 +208,12 @@ impl Compiler<'_> {
         (self.errors.len() == before).then_some((settings, rules, readiness))
     }
 
-    pub(super) fn auth(&mut self, a: &raw::PlatformAuth) -> Option<(HeaderName, HeaderValue)> {
+    pub(super) fn auth(&mut self, a: &raw::PlatformAuth) -> Option<Auth> {
         let kind = a.kind.as_deref().unwrap_or("header");
+        self.misplaced_auth_keys(kind, a);
+        if kind == "oauth2" {
+            return self.oauth2(a).map(Auth::OAuth2);
+        }
         let value = |c: &mut Self| {
             c.secret(
                 "platform.auth",
@@ -203,7 +264,7 @@ impl Compiler<'_> {
                 self.err(
                     "platform.auth.kind",
                     q(other),
-                    "expected \"header\", \"bearer\" or \"basic\"",
+                    "expected \"header\", \"bearer\", \"basic\" or \"oauth2\"",
                 );
                 return None;
             }
@@ -211,7 +272,7 @@ impl Compiler<'_> {
         match HeaderValue::from_str(&text) {
             Ok(mut v) => {
                 v.set_sensitive(true);
-                Some((name, v))
+                Some(Auth::Header(name, v))
             }
             Err(_) => {
                 self.err(
@@ -222,6 +283,144 @@ impl Compiler<'_> {
                 None
             }
         }
+    }
+
+    /// Keys of another kind of authentication are mistakes (a `token_url` under `kind =
+    /// "header"` would silently do nothing).
+    fn misplaced_auth_keys(&mut self, kind: &str, a: &raw::PlatformAuth) {
+        let set = |k: &'static str, present: bool| present.then_some(k);
+        let header_keys = [
+            set("header", a.header.is_some()),
+            set("value_env", a.value_env.is_some()),
+            set("value_file", a.value_file.is_some()),
+        ];
+        let basic_keys = [
+            set("username", a.username.is_some()),
+            set("password_env", a.password_env.is_some()),
+            set("password_file", a.password_file.is_some()),
+        ];
+        let oauth_keys = [
+            set("token_url", a.token_url.is_some()),
+            set("client_id", a.client_id.is_some()),
+            set("client_secret_env", a.client_secret_env.is_some()),
+            set("client_secret_file", a.client_secret_file.is_some()),
+            set("client_auth", a.client_auth.is_some()),
+            set("scope", a.scope.is_some()),
+            set("audience", a.audience.is_some()),
+            set("default_expires_in", a.default_expires_in.is_some()),
+        ];
+        let allowed: &[&str] = match kind {
+            "header" => &["header", "value_env", "value_file"],
+            "bearer" => &["value_env", "value_file"],
+            "basic" => &["username", "password_env", "password_file"],
+            "oauth2" => &[
+                "token_url",
+                "client_id",
+                "client_secret_env",
+                "client_secret_file",
+                "client_auth",
+                "scope",
+                "audience",
+                "default_expires_in",
+            ],
+            _ => return,
+        };
+        for k in header_keys
+            .into_iter()
+            .chain(basic_keys)
+            .chain(oauth_keys)
+            .flatten()
+        {
+            if !allowed.contains(&k) {
+                self.err(
+                    format!("platform.auth.{k}"),
+                    None,
+                    format!("does not apply to kind = {kind:?}"),
+                );
+            }
+        }
+    }
+
+    /// `kind = "oauth2"`: client credentials against a token endpoint.
+    fn oauth2(&mut self, a: &raw::PlatformAuth) -> Option<OAuth2> {
+        let before = self.errors.len();
+        let token_url = match a.token_url.as_deref() {
+            None => {
+                self.err(
+                    "platform.auth.token_url",
+                    None,
+                    "missing; the OAuth2 token endpoint, e.g. \"https://login.example.com/oauth2/token\"",
+                );
+                None
+            }
+            Some(u) => match check_token_url(u) {
+                Ok(()) => Some(u.to_owned()),
+                Err(r) => {
+                    self.err("platform.auth.token_url", q(u), r);
+                    None
+                }
+            },
+        };
+        let client_id = match a.client_id.as_deref().map(str::trim) {
+            Some(id) if !id.is_empty() => Some(id.to_owned()),
+            Some(_) => {
+                self.err("platform.auth.client_id", q(""), "must not be empty");
+                None
+            }
+            None => {
+                self.err(
+                    "platform.auth.client_id",
+                    None,
+                    "missing; the client (application) id registered at the token endpoint",
+                );
+                None
+            }
+        };
+        let secret = self.secret(
+            "platform.auth",
+            ("client_secret_env", &a.client_secret_env),
+            ("client_secret_file", &a.client_secret_file),
+        );
+        let client_auth = match a.client_auth.as_deref() {
+            None | Some("basic") => ClientAuth::Basic,
+            Some("body") => ClientAuth::Body,
+            Some(other) => {
+                self.err(
+                    "platform.auth.client_auth",
+                    q(other),
+                    "expected \"basic\" (HTTP Basic, RFC 6749 §2.3.1) or \"body\" (client_id and client_secret in the form)",
+                );
+                ClientAuth::Basic
+            }
+        };
+        for (key, v) in [("scope", &a.scope), ("audience", &a.audience)] {
+            if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                self.err(
+                    format!("platform.auth.{key}"),
+                    q(""),
+                    "must not be empty; leave it out to send none",
+                );
+            }
+        }
+        let default_lifetime = a.default_expires_in.clone().map(|d| {
+            self.duration(
+                "platform.auth.default_expires_in",
+                Some(d),
+                Duration::from_secs(3600),
+            )
+        });
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(OAuth2 {
+            token_url: token_url?,
+            client_id: client_id?,
+            client_secret: Secret::new(secret?),
+            client_auth,
+            scope: a.scope.clone(),
+            audience: a.audience.clone(),
+            default_lifetime,
+        })
     }
 
     pub(super) fn error_rule(&mut self, i: usize, r: &raw::ErrorRule) -> Option<ErrorRule> {
@@ -281,6 +480,32 @@ impl Compiler<'_> {
     // --- [[schemas]] ---
 }
 
+/// Checks an absolute `http(s)://host[:port]/path[?query]` token endpoint URL.
+fn check_token_url(u: &str) -> Result<(), String> {
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or("expected an absolute http:// or https:// URL")?;
+    if u.contains(['#', ' ']) {
+        return Err("no fragment or spaces in the token URL".to_owned());
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') {
+        return Err("expected a host (and optional port), without user info".to_owned());
+    }
+    u.parse::<http::Uri>()
+        .map(|_| ())
+        .map_err(|e| format!("not a valid URL: {e}"))
+}
+
+/// What `[platform.auth]` compiles to.
+pub(super) enum Auth {
+    /// A fixed header (`header`, `bearer`, `basic`).
+    Header(HeaderName, HeaderValue),
+    /// OAuth2 client credentials.
+    OAuth2(OAuth2),
+}
+
 /// Splits `http(s)://host[:port][/prefix]` into origin, prefix (no trailing slash) and https.
 pub(crate) fn split_base_url(u: &str) -> Result<(String, String, bool), String> {
     let (https, rest) = if let Some(r) = u.strip_prefix("https://") {
@@ -310,7 +535,7 @@ pub(crate) fn split_base_url(u: &str) -> Result<(String, String, bool), String> 
     ))
 }
 
-pub(super) fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
