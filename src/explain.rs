@@ -86,6 +86,17 @@ impl<'a> DryRun<'a> {
             headers,
             body: Bytes::from(body.to_string()),
         };
+        if let Some(c) = [&self.mapping.users, &self.mapping.groups]
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.list.as_ref().and_then(|l| l.count.as_ref()))
+            .find(|c| c.label == call.operation)
+        {
+            // a count: nothing
+            let mut body = Value::Null;
+            c.value.place(&mut body, json!(0));
+            return json(StatusCode::OK, body, HeaderMap::new());
+        }
         let Some((map, op)) = self.find(call.operation) else {
             // member calls, (de)activation: succeed without a body
             return empty(StatusCode::NO_CONTENT);
@@ -150,6 +161,7 @@ fn placeholder(map: &ResourceMap) -> Value {
                 .unwrap_or(Value::Null),
             None => Value::String(format!("<{field}>")),
         };
+        let v = if a.array { json!([v]) } else { v };
         if field.get(&obj).is_none() {
             field.set(&mut obj, v);
         }

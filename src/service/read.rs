@@ -129,14 +129,15 @@ pub async fn select<T: Transport>(
         .as_ref()
         .ok_or_else(|| unsupported(map, "listing", "list"))?;
     let vars = Vars::default();
-    if f.is_none()
-        && !matches!(spec.total, Total::Absent)
-        && matches!(
-            spec.paging,
-            PlatformPaging::Page { .. } | PlatformPaging::Offset { .. }
-        )
-    {
-        return window_fetch(ctx, map, start0, count).await;
+    // The platform's own paging answers an unfiltered list, and a filter it evaluates exactly,
+    // as long as it can count what it lists (its total, a count call taking the filter's
+    // parameters, or no total at all, answered honestly).
+    let countable = match (&spec.total, &spec.count) {
+        (Total::Absent, Some(c)) => plan.params.is_empty() || c.filters,
+        _ => true,
+    };
+    if (f.is_none() || plan.exact) && countable {
+        return window_fetch(ctx, map, f, &plan.params, start0, count).await;
     }
     let mut matched = 0usize;
     let mut keep = Vec::new();
@@ -184,52 +185,125 @@ pub async fn select<T: Transport>(
     Ok((matched, keep))
 }
 
-/// An unfiltered page read straight from the platform's own paging: only the platform pages
-/// overlapping the window are fetched.
+/// A page read straight from the platform's own paging: for page and offset paging only the
+/// platform pages overlapping the window are fetched; other paging styles are walked from the
+/// start (up to the scan limit). `params` is an exactly pushed-down filter, whose results are
+/// still checked against `f`.
+///
+/// The total is the platform's (in its answers, or from the count call). A platform that gives
+/// none is answered with what is known: when the read reached the end, the exact count; when
+/// more items exist, `startIndex - 1 + itemsPerPage + 1`, a lower bound that tells the client
+/// to ask for the next page without claiming more than the sidecar knows.
+///
+/// A platform answering a page past the end with its last page again is detected: against the
+/// total when there is one, else against the page before it (read once for a jump).
 async fn window_fetch<T: Transport>(
     ctx: &Ctx<'_, T>,
     map: &ResourceMap,
+    f: Option<&Filter>,
+    params: &[(String, String)],
     start0: usize,
     count: usize,
 ) -> Result<(usize, Vec<Converted>), Error> {
     let Some(spec) = map.list.as_ref() else {
         return Err(unsupported(map, "listing", "list"));
     };
+    let vars = Vars::default();
     let size = spec.page_size;
     let start0_u = start0 as u64;
-    let mut skip = match spec.paging {
-        PlatformPaging::Page { .. } => usize::try_from(start0_u % size).unwrap_or(0),
-        _ => 0,
+    let jumps = matches!(
+        spec.paging,
+        PlatformPaging::Page { .. } | PlatformPaging::Offset { .. }
+    );
+    let mut total = match &spec.count {
+        Some(c) => Some(platform::count(ctx.transport, ctx.mapping, c, &vars, params).await?),
+        None => None,
     };
-    let mut start = Start::Item(start0_u);
-    let mut total = None;
+    let mut start = if jumps {
+        Start::Item(start0_u)
+    } else {
+        Start::First
+    };
+    // The index in the collection of the next item read.
+    let mut at = 0u64;
+    // The index just past the last item seen: the size of the collection once the end is read.
+    let mut seen_end = 0u64;
+    let mut previous_first: Option<Value> = None;
+    let mut first_page = true;
     let mut out = Vec::new();
+    let mut more = false;
+    let mut read = 0u64;
     loop {
-        let p = platform::page(
-            ctx.transport,
-            ctx.mapping,
-            spec,
-            &Vars::default(),
-            &[],
-            &start,
-        )
-        .await?;
+        let mut p = platform::page(ctx.transport, ctx.mapping, spec, &vars, params, &start).await?;
         if total.is_none() {
             total = p.total;
         }
-        for item in p.items.into_iter().skip(skip) {
+        if let Some(i) = p.first_item {
+            at = i;
+        }
+        let past_total = matches!((p.first_item, total), (Some(i), Some(t)) if i >= t);
+        if past_total || platform::repeats(previous_first.as_ref(), &p) {
+            p.items.clear();
+            p.next = None;
+        } else if first_page && total.is_none() {
+            // A jump without a total: the page before must differ, or this one repeats it (and
+            // it says how many items exist at least, should this one be past the end).
+            if let Some(i) = p.first_item.filter(|i| *i > 0) {
+                let before = platform::page(
+                    ctx.transport,
+                    ctx.mapping,
+                    spec,
+                    &vars,
+                    params,
+                    &Start::Item(i.saturating_sub(size)),
+                )
+                .await?;
+                seen_end = before.first_item.unwrap_or(0) + before.items.len() as u64;
+                if !p.items.is_empty() && platform::repeats(before.items.first(), &p) {
+                    p.items.clear();
+                    p.next = None;
+                }
+            }
+        }
+        first_page = false;
+        previous_first = p.items.first().cloned();
+        read += p.items.len() as u64;
+        for item in p.items {
+            let index = at;
+            at += 1;
+            seen_end = seen_end.max(at);
+            if index < start0_u {
+                continue;
+            }
             if out.len() >= count {
+                more = true;
                 break;
             }
-            out.push(ctx.convert(map, &item)?);
+            let c = ctx.convert(map, &item)?;
+            if f.is_none_or(|f| filter::matches(f, &c.scim, &map.schema)) {
+                out.push(c);
+            }
         }
-        skip = 0;
-        match p.next {
-            Some(n) if out.len() < count => start = Start::From(n),
-            _ => break,
+        let Some(n) = p.next else { break };
+        // Once the window is full, one more page only serves to know whether more exist.
+        if more || (out.len() >= count && total.is_some()) {
+            break;
         }
+        if read >= spec.scan_limit {
+            return Err(Error::Client(ScimError::too_many(format!(
+                "reaching startIndex {} would read more than {} {} from the platform (scan_limit), whose paging cannot start there",
+                start0 + 1,
+                spec.scan_limit,
+                map.kind.endpoint().trim_start_matches('/'),
+            ))));
+        }
+        start = Start::From(n);
     }
-    let total = usize::try_from(total.unwrap_or(0)).unwrap_or(usize::MAX);
+    let total = match total {
+        Some(t) => usize::try_from(t).unwrap_or(usize::MAX),
+        None if more => start0 + out.len() + 1,
+        None => usize::try_from(seen_end).unwrap_or(usize::MAX),
+    };
     Ok((total, out))
 }
 
