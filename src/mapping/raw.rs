@@ -170,6 +170,7 @@ pub struct FilterRule {
     #[serde(rename = "match")]
     pub matching: Option<String>,
     pub allow_stricter: Option<bool>,
+    pub field: Option<String>,
 }
 
 /// `[[users.attributes]]`: one SCIM attribute ⇄ platform field.

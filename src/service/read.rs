@@ -215,9 +215,13 @@ async fn window_fetch<T: Transport>(
         spec.paging,
         PlatformPaging::Page { .. } | PlatformPaging::Offset { .. }
     );
+    // A count call is made first for a jump (it tells a page past the end), else only when the
+    // read does not reach the end (a lookup whose answer fits one page needs no count).
     let mut total = match &spec.count {
-        Some(c) => Some(platform::count(ctx.transport, ctx.mapping, c, &vars, params).await?),
-        None => None,
+        Some(c) if start0 > 0 => {
+            Some(platform::count(ctx.transport, ctx.mapping, c, &vars, params).await?)
+        }
+        _ => None,
     };
     let mut start = if jumps {
         Start::Item(start0_u)
@@ -232,6 +236,7 @@ async fn window_fetch<T: Transport>(
     let mut first_page = true;
     let mut out = Vec::new();
     let mut more = false;
+    let mut reached_end = false;
     let mut read = 0u64;
     loop {
         let mut p = platform::page(ctx.transport, ctx.mapping, spec, &vars, params, &start).await?;
@@ -245,9 +250,8 @@ async fn window_fetch<T: Transport>(
         if past_total || platform::repeats(previous_first.as_ref(), &p) {
             p.items.clear();
             p.next = None;
-        } else if first_page && total.is_none() {
-            // A jump without a total: the page before must differ, or this one repeats it (and
-            // it says how many items exist at least, should this one be past the end).
+        } else if first_page && total.is_none() && !p.items.is_empty() {
+            // A jump without a total: the page before must differ, or this one repeats it.
             if let Some(i) = p.first_item.filter(|i| *i > 0) {
                 let before = platform::page(
                     ctx.transport,
@@ -258,14 +262,25 @@ async fn window_fetch<T: Transport>(
                     &Start::Item(i.saturating_sub(size)),
                 )
                 .await?;
-                seen_end = before.first_item.unwrap_or(0) + before.items.len() as u64;
-                if !p.items.is_empty() && platform::repeats(before.items.first(), &p) {
+                if platform::repeats(before.items.first(), &p) {
                     p.items.clear();
                     p.next = None;
                 }
             }
         }
+        let jumped_past_end = first_page && p.items.is_empty() && start0 > 0 && jumps;
         first_page = false;
+        if jumped_past_end && total.is_none() {
+            // Past the end of a platform that gives no total: how many items there are is
+            // learnt by reading from the start (up to the scan limit; past it, a lower bound).
+            let scanned = platform::scan(ctx.transport, ctx.mapping, spec, &vars, params, |_| {
+                Ok(Flow::Continue)
+            })
+            .await?;
+            seen_end = scanned.read;
+            reached_end = true;
+            break;
+        }
         previous_first = p.items.first().cloned();
         read += p.items.len() as u64;
         for item in p.items {
@@ -284,7 +299,10 @@ async fn window_fetch<T: Transport>(
                 out.push(c);
             }
         }
-        let Some(n) = p.next else { break };
+        let Some(n) = p.next else {
+            reached_end = !more;
+            break;
+        };
         // Once the window is full, one more page only serves to know whether more exist.
         if more || (out.len() >= count && total.is_some()) {
             break;
@@ -299,11 +317,14 @@ async fn window_fetch<T: Transport>(
         }
         start = Start::From(n);
     }
-    let total = match total {
-        Some(t) => usize::try_from(t).unwrap_or(usize::MAX),
-        None if more => start0 + out.len() + 1,
-        None => usize::try_from(seen_end).unwrap_or(usize::MAX),
+    let total = match (total, &spec.count) {
+        (Some(t), _) => t,
+        (None, _) if reached_end => seen_end,
+        (None, Some(c)) => platform::count(ctx.transport, ctx.mapping, c, &vars, params).await?,
+        (None, None) if more => (start0 + out.len()) as u64 + 1,
+        (None, None) => seen_end,
     };
+    let total = usize::try_from(total).unwrap_or(usize::MAX);
     Ok((total, out))
 }
 

@@ -323,3 +323,4 @@ impl Stack {
     }
 }
 pub mod second;
+pub mod shapes;

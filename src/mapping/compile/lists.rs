@@ -250,6 +250,25 @@ impl Compiler<'_> {
             self.err(format!("{key}.attribute"), q(attribute), "this attribute is not mapped in [[attributes]]; a pushed-down filter needs the attribute's mapping to transform the value");
             return None;
         };
+        // The attribute written to several fields: the one the parameter searches says which
+        // mapping's transforms (lowercase...) the value takes.
+        let attr_index = match &f.field {
+            None => attr_index,
+            Some(field) => match attrs.iter().position(|m| {
+                pushdown::key_of_attr(m) == k
+                    && m.write.as_ref().is_some_and(|w| w.as_str() == field)
+            }) {
+                Some(i) => i,
+                None => {
+                    self.err(
+                        format!("{key}.field"),
+                        q(field),
+                        format!("no [[attributes]] entry writes {attribute} to this field"),
+                    );
+                    return None;
+                }
+            },
+        };
         let value = match &f.value {
             None => None,
             Some(t) => match value_template(t) {
