@@ -312,3 +312,56 @@ fn collect_and<'f>(f: &'f Filter, out: &mut Vec<&'f Filter>) {
         other => out.push(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CompareOp::*;
+    use Fidelity::{Exact, Looser, Stricter};
+
+    /// (op, platform match, SCIM case-insensitive, mapping lowercases) → fidelity.
+    #[test]
+    fn fidelity_says_when_a_platform_match_is_safe_for_each_operator() {
+        let m = |s| match s {
+            "exact" => Match::Exact,
+            "ci" => Match::CaseInsensitive,
+            "prefix" => Match::Prefix,
+            _ => Match::Substring,
+        };
+        for (op, platform, ci, lower, want) in [
+            // userName eq on an exact, case-sensitive platform: only with lowercase.
+            (Eq, "exact", true, true, Exact),
+            (Eq, "exact", true, false, Stricter),
+            (Eq, "exact", false, false, Exact),
+            (Eq, "ci", true, false, Exact),
+            (Eq, "ci", false, false, Looser),
+            (Eq, "prefix", true, false, Looser),
+            (Eq, "substring", true, true, Looser),
+            (Sw, "prefix", true, false, Exact),
+            (Sw, "substring", true, false, Looser),
+            (Sw, "exact", true, true, Stricter),
+            (Sw, "ci", true, false, Stricter),
+            (Co, "substring", true, false, Exact),
+            (Co, "substring", false, false, Looser),
+            (Co, "prefix", true, false, Stricter),
+            (Ew, "substring", true, false, Looser),
+            (Ew, "exact", true, false, Stricter),
+            (Ne, "exact", true, false, Looser),
+            (Ne, "exact", true, true, Exact),
+            (Ne, "ci", true, false, Exact),
+            (Ne, "ci", false, false, Stricter),
+            (Gt, "exact", false, false, Exact),
+            (Gt, "exact", true, false, Stricter),
+            (Ge, "exact", true, true, Exact),
+            (Lt, "ci", true, false, Exact),
+            (Le, "ci", false, false, Stricter),
+        ] {
+            assert_eq!(
+                fidelity(op, m(platform), ci, lower),
+                want,
+                "{} with a {platform} platform, case-insensitive {ci}, lowercase {lower}",
+                op.as_str()
+            );
+        }
+    }
+}

@@ -390,3 +390,29 @@ fn value_template(text: &str) -> Result<Vec<ValuePart>, String> {
     }
     Ok(parts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_templates_hold_literal_text_around_value() {
+        assert_eq!(
+            value_template("externalId:{value}"),
+            Ok(vec![
+                ValuePart::Text("externalId:".to_owned()),
+                ValuePart::Value
+            ])
+        );
+        assert_eq!(
+            value_template("{value}*"),
+            Ok(vec![ValuePart::Value, ValuePart::Text("*".to_owned())])
+        );
+        assert!(value_template("externalId:").is_err(), "no {{value}}");
+        assert!(
+            value_template("{id}:{value}").is_err(),
+            "unknown placeholder"
+        );
+        assert!(value_template("{value}}").is_err(), "unbalanced");
+    }
+}
