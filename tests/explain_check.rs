@@ -188,6 +188,31 @@ fn check_names_unknown_keys_in_list_counts_and_filter_rules() {
 }
 
 #[test]
+fn the_manual_documents_the_list_filter_and_attribute_keys() {
+    let manual = scim_sidecar::demo::MAPPING_TOML;
+    let comments: String = manual
+        .lines()
+        .filter(|l| l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for key in [
+        "#   total ",
+        "[users.list.count]",
+        "#   filters ",
+        "#   value       what is sent",
+        "#   query       fixed query parameters sent with it",
+        "#   field       when the attribute is written to several fields",
+        "#   match ",
+        "#   allow_stricter ",
+        "#   array ",
+        "#   clear ",
+        "a copy",
+    ] {
+        assert!(comments.contains(key), "the manual documents {key:?}");
+    }
+}
+
+#[test]
 fn check_accepts_the_worked_mappings() {
     for name in ["keycloak.toml", "no_total.toml"] {
         let s = Setup::new();

@@ -81,6 +81,7 @@ async fn without_a_total_an_unfiltered_page_is_read_not_refused_and_totals_are_l
 
     // Walking the pages as a SCIM client does ends, with every person once.
     let mut seen = Vec::new();
+    let mut totals = Vec::new();
     let mut start = 1;
     loop {
         let (st, page) = s
@@ -94,6 +95,7 @@ async fn without_a_total_an_unfiltered_page_is_read_not_refused_and_totals_are_l
         let got = names(&page);
         seen.extend(got.clone());
         let total = page["totalResults"].as_u64().expect("total") as usize;
+        totals.push(total);
         if start - 1 + got.len() >= total {
             assert_eq!(total, 7, "the last page knows the exact count");
             break;
@@ -101,6 +103,11 @@ async fn without_a_total_an_unfiltered_page_is_read_not_refused_and_totals_are_l
         start += got.len();
     }
     assert_eq!(seen, ["p1", "p2", "p3", "p4", "p5", "p6", "p7"]);
+    assert_eq!(
+        totals,
+        [3, 5, 7, 7],
+        "a lower bound until the last page, then exact"
+    );
     s.stop().await;
 }
 
