@@ -208,6 +208,41 @@ async fn a_looser_prefix_rule_is_rechecked_and_a_stricter_one_is_used_only_when_
     s.stop().await;
 }
 
+#[tokio::test]
+async fn ne_is_pushed_down_and_rechecked_and_a_stricter_gt_is_evaluated_by_the_sidecar() {
+    let (s, p) = start(NO_TOTAL).await;
+    for login in ["alice", "ALICE", "bob"] {
+        p.add_person(login);
+    }
+    p.clear_log();
+    let (st, ne) = s
+        .scim(Method::GET, "/Users?filter=userName+ne+%22alice%22", None)
+        .await;
+    assert_eq!(st, 200, "{ne}");
+    assert_eq!(
+        names(&ne),
+        ["bob"],
+        "ALICE differs only in case: SCIM says equal"
+    );
+    assert!(
+        params(&p.gets("/people")[0]).contains(&("login_ne".to_owned(), "alice".to_owned())),
+        "{:?}",
+        p.log()
+    );
+    p.clear_log();
+    let (st, gt) = s
+        .scim(Method::GET, "/Users?filter=userName+gt+%22B%22", None)
+        .await;
+    assert_eq!(st, 200, "{gt}");
+    assert_eq!(names(&gt), ["bob"]);
+    assert!(
+        p.gets("/people").iter().all(|g| !g.contains("login_gt")),
+        "a case-sensitive gt would miss or add users: {:?}",
+        p.log()
+    );
+    s.stop().await;
+}
+
 // --- Keycloak ---
 
 async fn create(s: &Stack, user_name: &str, extra: Value) -> Value {

@@ -316,8 +316,87 @@ fn collect_and<'f>(f: &'f Filter, out: &mut Vec<&'f Filter>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::compile;
+    use crate::mapping::model::Mapping;
     use CompareOp::*;
     use Fidelity::{Exact, Looser, Stricter};
+
+    /// The Keycloak worked mapping (tests/fixtures/mappings/keycloak.toml).
+    fn keycloak() -> Mapping {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/mappings/keycloak.toml"
+        ));
+        compile::load(path, &|_| Some("t".to_owned()), None)
+            .unwrap_or_else(|e| panic!("the Keycloak mapping must compile: {e:?}"))
+    }
+
+    fn plan_of(m: &Mapping, text: &str) -> Plan {
+        let users = m.users.as_ref().expect("users");
+        let f = crate::scim::filter::parse(text).expect("filter");
+        plan(&f, users)
+    }
+
+    fn pairs(p: &Plan) -> Vec<(&str, &str)> {
+        p.params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn exact_rules_combine_with_their_fixed_parameters_and_templates() {
+        let m = keycloak();
+        let p = plan_of(&m, r#"userName eq "Ada" and externalId eq "x 1""#);
+        assert_eq!(
+            pairs(&p),
+            [
+                ("username", "ada"),
+                ("exact", "true"),
+                ("q", "externalId:x 1")
+            ]
+        );
+        assert!(p.exact, "both rules return exactly SCIM's matches");
+    }
+
+    #[test]
+    fn a_looser_rule_is_pushed_but_the_plan_is_not_exact() {
+        let m = keycloak();
+        let p = plan_of(&m, r#"userName sw "Ann""#);
+        assert_eq!(pairs(&p), [("search", "ann")]);
+        assert!(!p.exact);
+        let p = plan_of(&m, r#"userName co "Ann""#);
+        assert!(p.exact, "a case-insensitive substring search is exactly co");
+    }
+
+    #[test]
+    fn two_rules_sharing_a_parameter_leave_the_second_to_the_recheck() {
+        let m = keycloak();
+        let p = plan_of(&m, r#"userName co "a" and userName sw "b""#);
+        assert_eq!(pairs(&p), [("search", "a")]);
+        assert!(!p.impossible, "different comparisons, not a contradiction");
+        assert!(!p.exact);
+    }
+
+    #[test]
+    fn contradicting_equalities_are_impossible_after_transforms() {
+        let m = keycloak();
+        assert!(plan_of(&m, r#"userName eq "a" and userName eq "B""#).impossible);
+        assert!(!plan_of(&m, r#"userName eq "a" and userName eq "A""#).impossible);
+    }
+
+    #[test]
+    fn a_stricter_rule_is_not_used() {
+        let m = keycloak();
+        let p = plan_of(&m, r#"name.familyName eq "Lovelace""#);
+        assert!(p.params.is_empty() && !p.exact && !p.impossible, "{p:?}");
+        let p = plan_of(&m, r#"userName eq "a" or userName eq "b""#);
+        assert!(
+            p.params.is_empty() && !p.exact,
+            "a disjunction is not pushed down"
+        );
+    }
 
     /// (op, platform match, SCIM case-insensitive, mapping lowercases) → fidelity.
     #[test]

@@ -4,7 +4,8 @@
 //! usernames, `?search=` substring search, `?q=key:value` attribute search, array-valued
 //! `attributes`, 201 with `Location` and no body) and a json-server-like collection (`/people`:
 //! `_page`/`_per_page` paging, a bare array, no total, and a page past the end answered with the
-//! last page again, as json-server 1.x does). It records every request's method and raw path.
+//! last page again, as json-server 1.x does; `login`, `login_ne` and `login_gt` compare
+//! case-sensitively, `login_like` is a case-insensitive substring). It records every request's method and raw path.
 #![allow(dead_code)]
 
 use bytes::Bytes;
@@ -285,6 +286,10 @@ async fn handle(
                 .iter()
                 .filter(|p| {
                     query.get("login").is_none_or(|w| text(p, "login") == w)
+                        && query.get("login_ne").is_none_or(|w| text(p, "login") != w)
+                        && query
+                            .get("login_gt")
+                            .is_none_or(|w| text(p, "login") > w.as_str())
                         && query.get("login_like").is_none_or(|w| {
                             text(p, "login").to_lowercase().contains(&w.to_lowercase())
                         })
