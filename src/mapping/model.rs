@@ -202,6 +202,9 @@ pub struct ListSpec {
     pub value: Option<JsonPath>,
     /// A separate call answering the collection's size (`[users.list.count]`).
     pub count: Option<CountSpec>,
+    /// What identifies an item (the resource's id, a member's id), to tell a page the platform
+    /// answers again past the end; `None` compares whole items.
+    pub item_id: Option<JsonPath>,
 }
 
 /// A separate call that answers how many items a collection holds (Keycloak's

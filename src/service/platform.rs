@@ -337,9 +337,18 @@ pub async fn count<T: Transport>(
 }
 
 /// Whether a page repeats the one read before it (a platform answering a page past the end
-/// with its last page again): same first item.
-pub fn repeats(previous_first: Option<&Value>, page: &Page) -> bool {
-    previous_first.is_some_and(|prev| page.items.first() == Some(prev))
+/// with its last page again): the same first item, by id when the list knows where ids are.
+pub fn repeats(spec: &ListSpec, previous_first: Option<&Value>, page: &Page) -> bool {
+    let (Some(prev), Some(first)) = (previous_first, page.items.first()) else {
+        return false;
+    };
+    match &spec.item_id {
+        Some(id) => match (id.first(prev), id.first(first)) {
+            (Some(a), Some(b)) => a == b,
+            _ => prev == first,
+        },
+        None => prev == first,
+    }
 }
 
 /// The number of items up to the end of page `position`.
@@ -458,7 +467,7 @@ where
     let mut previous_first: Option<Value> = None;
     loop {
         let mut p = page(t, mapping, spec, vars, params, &start).await?;
-        if repeats(previous_first.as_ref(), &p) {
+        if repeats(spec, previous_first.as_ref(), &p) {
             // The platform answered past the end with a page already read: the end.
             p.items.clear();
             p.next = None;

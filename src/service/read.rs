@@ -247,7 +247,7 @@ async fn window_fetch<T: Transport>(
             at = i;
         }
         let past_total = matches!((p.first_item, total), (Some(i), Some(t)) if i >= t);
-        if past_total || platform::repeats(previous_first.as_ref(), &p) {
+        if past_total || platform::repeats(spec, previous_first.as_ref(), &p) {
             p.items.clear();
             p.next = None;
         } else if first_page && total.is_none() && !p.items.is_empty() {
@@ -262,7 +262,7 @@ async fn window_fetch<T: Transport>(
                     &Start::Item(i.saturating_sub(size)),
                 )
                 .await?;
-                if platform::repeats(before.items.first(), &p) {
+                if platform::repeats(spec, before.items.first(), &p) {
                     p.items.clear();
                     p.next = None;
                 }

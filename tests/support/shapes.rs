@@ -299,11 +299,18 @@ async fn handle(
             // Past the end, json-server 1.x answers the last page again.
             let pages = matching.len().div_ceil(per).max(1);
             let page = page.min(pages);
+            // Each answer stamps its items (as platforms add volatile fields): a repeated page
+            // is recognised by its ids, not by identical JSON.
+            let served = st.log.len();
             let items: Vec<Value> = matching
                 .into_iter()
                 .skip((page - 1) * per)
                 .take(per)
-                .cloned()
+                .map(|p| {
+                    let mut p = p.clone();
+                    p["served"] = json!(served);
+                    p
+                })
                 .collect();
             reply(StatusCode::OK, Some(Value::Array(items)))
         }

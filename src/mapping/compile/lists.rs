@@ -160,6 +160,7 @@ impl Compiler<'_> {
             paging: paging?,
             page_size,
             scan_limit,
+            item_id: value.clone(),
             value,
             count,
         })

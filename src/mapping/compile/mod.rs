@@ -439,7 +439,11 @@ impl Compiler<'_> {
         }
         let list = r
             .list
-            .and_then(|l| self.list(kind, &format!("{sec}.list"), "list", l, &[], false));
+            .and_then(|l| self.list(kind, &format!("{sec}.list"), "list", l, &[], false))
+            .map(|l| ListSpec {
+                item_id: id.clone(),
+                ..l
+            });
 
         let mut attributes: Vec<AttrMap> = Vec::new();
         // SCIM attribute key → (config key, field) of its first mapping.
