@@ -112,6 +112,53 @@ async fn without_a_total_an_unfiltered_page_is_read_not_refused_and_totals_are_l
 }
 
 #[tokio::test]
+async fn without_a_total_link_paging_is_walked_to_the_window_and_no_further_than_needed() {
+    let mapping = NO_TOTAL.replace(
+        "paging = \"page\"\npage_param = \"_page\"\nsize_param = \"_per_page\"\nfirst_page = 1\n",
+        "paging = \"link\"\nquery = { _per_page = \"2\" }\n",
+    );
+    assert!(mapping.contains("paging = \"link\""));
+    let (s, p) = start(&mapping).await;
+    for i in 1..=7 {
+        p.add_person(&format!("p{i}"));
+    }
+    let (st, page) = s
+        .scim(Method::GET, "/Users?startIndex=3&count=2", None)
+        .await;
+    assert_eq!(st, 200, "{page}");
+    assert_eq!(names(&page), ["p3", "p4"]);
+    assert_eq!(page["totalResults"], 5, "more exist: 2 + 2 + 1");
+    assert_eq!(
+        p.gets("/people"),
+        [
+            "/people?_per_page=2",
+            "/people?_page=2&_per_page=2",
+            "/people?_page=3&_per_page=2"
+        ],
+        "from the start to the window, then one page to know that more exist"
+    );
+    let (st, last) = s
+        .scim(Method::GET, "/Users?startIndex=5&count=5", None)
+        .await;
+    assert_eq!(st, 200, "{last}");
+    assert_eq!(names(&last), ["p5", "p6", "p7"]);
+    assert_eq!(last["totalResults"], 7, "the last page was read: exact");
+    // Walking to startIndex is bounded by scan_limit (6): the 8th item is out of reach.
+    let (st, deep) = s
+        .scim(Method::GET, "/Users?startIndex=8&count=1", None)
+        .await;
+    assert_eq!(st, 400, "{deep}");
+    assert_eq!(deep["scimType"], "tooMany");
+    assert!(
+        deep["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("startIndex 8")),
+        "{deep}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn a_page_past_the_end_answered_with_the_last_page_again_is_empty() {
     let (s, p) = start(NO_TOTAL).await;
     for i in 1..=3 {

@@ -307,7 +307,8 @@ async fn window_fetch<T: Transport>(
         if more || (out.len() >= count && total.is_some()) {
             break;
         }
-        if read >= spec.scan_limit {
+        // Walking to startIndex is bounded; the window itself is bounded by `count`.
+        if at < start0_u && read >= spec.scan_limit {
             return Err(Error::Client(ScimError::too_many(format!(
                 "reaching startIndex {} would read more than {} {} from the platform (scan_limit), whose paging cannot start there",
                 start0 + 1,

@@ -4,7 +4,8 @@
 //! usernames, `?search=` substring search, `?q=key:value` attribute search, array-valued
 //! `attributes`, 201 with `Location` and no body) and a json-server-like collection (`/people`:
 //! `_page`/`_per_page` paging, a bare array, no total, and a page past the end answered with the
-//! last page again, as json-server 1.x does; `login`, `login_ne` and `login_gt` compare
+//! last page again, as json-server 1.x does, and a `Link: rel="next"` header while a next page
+//! exists, as json-server 0.x does; `login`, `login_ne` and `login_gt` compare
 //! case-sensitively, `login_like` is a case-insensitive substring). It records every request's method and raw path.
 #![allow(dead_code)]
 
@@ -312,7 +313,13 @@ async fn handle(
                     p
                 })
                 .collect();
-            reply(StatusCode::OK, Some(Value::Array(items)))
+            let mut r = reply(StatusCode::OK, Some(Value::Array(items)));
+            // json-server 0.x also links the next page (RFC 8288), while there is one.
+            if page < pages {
+                let link = format!("</people?_page={}&_per_page={per}>; rel=\"next\"", page + 1);
+                r.headers_mut().insert("link", link.parse().expect("link"));
+            }
+            r
         }
         ("POST", ["people"]) => {
             st.next += 1;
