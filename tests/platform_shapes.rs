@@ -290,6 +290,32 @@ async fn ne_is_pushed_down_and_rechecked_and_a_stricter_gt_is_evaluated_by_the_s
     s.stop().await;
 }
 
+#[tokio::test]
+async fn a_refused_scan_names_only_the_comparisons_the_platform_can_narrow() {
+    let (s, p) = start(NO_TOTAL).await;
+    for i in 1..=7 {
+        p.add_person(&format!("p{i}"));
+    }
+    let (st, e) = s
+        .scim(Method::GET, "/Users?filter=displayName+pr", None)
+        .await;
+    assert_eq!(st, 400, "{e}");
+    assert_eq!(e["scimType"], "tooMany");
+    let detail = e["detail"].as_str().expect("detail");
+    for usable in [
+        r#"userName eq "...""#,
+        r#"userName sw "...""#,
+        r#"userName ne "...""#,
+    ] {
+        assert!(detail.contains(usable), "{usable}: {detail}");
+    }
+    assert!(
+        !detail.contains("userName gt"),
+        "a stricter rule is no way out: {detail}"
+    );
+    s.stop().await;
+}
+
 // --- Keycloak ---
 
 async fn create(s: &Stack, user_name: &str, extra: Value) -> Value {

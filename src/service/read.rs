@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::mapping::convert::{self, Converted};
-use crate::mapping::model::{Paging as PlatformPaging, ResourceMap, Total};
+use crate::mapping::model::{Fidelity, Paging as PlatformPaging, ResourceMap, Total};
 use crate::mapping::pushdown;
 use crate::mapping::template::Vars;
 use crate::routes::ResourceKind;
@@ -170,7 +170,17 @@ pub async fn select<T: Transport>(
     )
     .await?;
     if scanned.truncated {
-        let pushable: Vec<&str> = map.pushdown.iter().map(|r| r.attribute.as_str()).collect();
+        // The comparisons the platform can narrow (rules it matches too strictly for are not).
+        let mut pushable: Vec<String> = Vec::new();
+        for r in &map.pushdown {
+            if r.fidelity == Fidelity::Stricter && !r.allow_stricter {
+                continue;
+            }
+            let c = format!("{} {} \"...\"", r.attribute, r.op.as_str());
+            if !pushable.contains(&c) {
+                pushable.push(c);
+            }
+        }
         return Err(Error::Client(ScimError::too_many(format!(
             "answering this would read more than {} {} from the platform (scan_limit); filter with {} so the platform can narrow the search",
             spec.scan_limit,
@@ -178,7 +188,7 @@ pub async fn select<T: Transport>(
             if pushable.is_empty() {
                 "id eq \"...\"".to_owned()
             } else {
-                format!("{} eq \"...\"", pushable.join(" eq, "))
+                pushable.join(", ")
             }
         ))));
     }
