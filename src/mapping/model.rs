@@ -174,7 +174,8 @@ pub enum Total {
     Body(JsonPath),
     /// In a header such as `X-Total-Count`.
     Header(http::HeaderName),
-    /// Nowhere: counted by reading every page (bounded by the scan limit).
+    /// Not in the list answers: from the list's count call when it has one, else what the
+    /// sidecar has read (exact once the last page is read, a lower bound before).
     Absent,
 }
 

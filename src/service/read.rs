@@ -2,7 +2,9 @@
 //!
 //! A filter is pushed down to the platform where the mapping allows (`id eq` becomes a read by
 //! id, mapped comparisons become query parameters) and always re-checked here. Anything else is
-//! evaluated over the pages read, one page in memory at a time, up to the scan limit.
+//! evaluated over the pages read, one page in memory at a time, up to the scan limit. An
+//! unfiltered list, or one whose filter the platform evaluates exactly, is read through the
+//! platform's own paging, with the platform's total, its count call, or an honest lower bound.
 
 use serde_json::Value;
 
