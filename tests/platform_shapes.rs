@@ -108,6 +108,14 @@ async fn without_a_total_an_unfiltered_page_is_read_not_refused_and_totals_are_l
         [3, 5, 7, 7],
         "a lower bound until the last page, then exact"
     );
+
+    // When the platform page holding the window is the last one, the count is exact at once.
+    let (st, one) = s
+        .scim(Method::GET, "/Users?startIndex=7&count=1", None)
+        .await;
+    assert_eq!(st, 200, "{one}");
+    assert_eq!(names(&one), ["p7"]);
+    assert_eq!(one["totalResults"], 7);
     s.stop().await;
 }
 

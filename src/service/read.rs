@@ -295,10 +295,10 @@ async fn window_fetch<T: Transport>(
         }
         previous_first = p.items.first().cloned();
         read += p.items.len() as u64;
+        seen_end = seen_end.max(at + p.items.len() as u64);
         for item in p.items {
             let index = at;
             at += 1;
-            seen_end = seen_end.max(at);
             if index < start0_u {
                 continue;
             }
@@ -312,7 +312,7 @@ async fn window_fetch<T: Transport>(
             }
         }
         let Some(n) = p.next else {
-            reached_end = !more;
+            reached_end = true;
             break;
         };
         // Once the window is full, one more page only serves to know whether more exist.
