@@ -21,8 +21,9 @@ pub struct Plan {
     /// nothing can match, no call is needed.
     pub impossible: bool,
     /// The parameters express the whole filter exactly (every comparison pushed down by a rule
-    /// of [`Fidelity::Exact`]): what the platform lists, counts and pages is the answer, with no
-    /// re-check.
+    /// of [`Fidelity::Exact`]): what the platform lists, counts and pages is the answer. Results
+    /// are still checked, so a platform that does not keep its declared matching loses items
+    /// rather than returning wrong ones.
     pub exact: bool,
 }
 
