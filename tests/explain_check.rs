@@ -138,6 +138,10 @@ fn check_reports_every_list_filter_and_attribute_error_with_key_and_file() {
             "a further mapping only writes a copy",
         ),
         ("groups.list.count", "not both"),
+        (
+            "groups.members.list.count",
+            "only [users.list] and [groups.list] take `count`",
+        ),
     ] {
         let line = err
             .lines()

@@ -407,6 +407,31 @@ async fn an_exact_case_sensitive_lookup_on_a_lowercased_field_is_one_call() {
             ("max".to_owned(), "2".to_owned()),
         ]
     );
+
+    let (st, _) = s
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{}", u["id"].as_str().expect("id")),
+            Some(patch(json!([{"op": "add", "path": "emails", "value": [{"type": "work", "value": "Ada@Example.COM"}]}]))),
+        )
+        .await;
+    assert_eq!(st, 200);
+    p.clear_log();
+    let (st, by_mail) = s
+        .scim(
+            Method::GET,
+            "/Users?filter=emails%5Btype+eq+%22work%22%5D.value+eq+%22ADA%40EXAMPLE.com%22",
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{by_mail}");
+    assert_eq!(by_mail["totalResults"], 1);
+    let gets = p.gets(USERS);
+    assert_eq!(gets.len(), 1, "one call: {gets:?}");
+    assert!(
+        gets[0].starts_with(&format!("{USERS}?email=ada%40example.com&exact=true&")),
+        "{gets:?}"
+    );
     s.stop().await;
 }
 
