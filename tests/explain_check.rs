@@ -170,7 +170,7 @@ fn check_names_unknown_keys_in_list_counts_and_filter_rules() {
         (
             "match = \"substring\"",
             "matches = \"substring\"",
-            "users.filters.1.matches",
+            "users.filters.2.matches",
         ),
         ("array = true", "arrray = true", "users.attributes.0.arrray"),
     ] {
