@@ -14,7 +14,7 @@ use crate::app::Runtime;
 use crate::backend::{Call, Reply};
 use crate::error::Error;
 use crate::handler::{ResourceRequest, resources};
-use crate::mapping::model::{Mapping, MemberSpec, Op, PlatformType, ResourceMap};
+use crate::mapping::model::{Fidelity, Mapping, MemberSpec, Op, PlatformType, ResourceMap};
 use crate::request::Query;
 use crate::routes::{self, Endpoint};
 use crate::scim::schema::AttrType;
@@ -87,6 +87,17 @@ impl<'a> DryRun<'a> {
             headers,
             body: Bytes::from(body.to_string()),
         };
+        if let Some(c) = [&self.mapping.users, &self.mapping.groups]
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.list.as_ref().and_then(|l| l.count.as_ref()))
+            .find(|c| c.label == call.operation)
+        {
+            // a count: nothing
+            let mut body = Value::Null;
+            c.value.place(&mut body, json!(0));
+            return json(StatusCode::OK, body, HeaderMap::new());
+        }
         let Some((map, op)) = self.find(call.operation) else {
             // member calls, (de)activation: succeed without a body
             return empty(StatusCode::NO_CONTENT);
@@ -137,6 +148,35 @@ impl<'a> DryRun<'a> {
     }
 }
 
+/// The filter rules a list request names that are not used because the platform matches more
+/// strictly than SCIM (a case-sensitive match on a case-insensitive attribute not stored
+/// lowercase): the reason a lookup becomes a scan.
+fn unused_rules(mapping: &Mapping, kind: crate::routes::ResourceKind, query: &str) -> Vec<String> {
+    let Some(map) = mapping.resource(kind) else {
+        return Vec::new();
+    };
+    let Some(filter) = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k.eq_ignore_ascii_case("filter"))
+        .map(|(_, v)| v.to_ascii_lowercase())
+    else {
+        return Vec::new();
+    };
+    map.pushdown
+        .iter()
+        .filter(|r| r.fidelity == Fidelity::Stricter && !r.allow_stricter)
+        .filter(|r| filter.contains(&r.attribute.to_ascii_lowercase()))
+        .map(|r| {
+            format!(
+                "Not pushed down: {} {} (?{}): the platform's {} match is stricter than SCIM's; the sidecar scans instead (allow_stricter = true uses it anyway)",
+                r.attribute,
+                r.op.as_str(),
+                r.param,
+                r.matching.map(|m| m.as_str()).unwrap_or("declared"),
+            )
+        })
+        .collect()
+}
+
 /// A platform object whose mapped fields hold placeholders.
 fn placeholder(map: &ResourceMap) -> Value {
     let mut obj = Value::Object(serde_json::Map::new());
@@ -159,6 +199,7 @@ fn placeholder(map: &ResourceMap) -> Value {
                 _ => Value::String(format!("<{field}>")),
             },
         };
+        let v = if a.array { json!([v]) } else { v };
         if field.get(&obj).is_none() {
             field.set(&mut obj, v);
         }
@@ -207,6 +248,10 @@ pub async fn explain(
     ) {
         return Err("explain covers /Users, /Groups and /.search: discovery endpoints make no platform calls".to_owned());
     }
+    let unused = match &endpoint {
+        Endpoint::Collection(kind) => unused_rules(mapping, *kind, &query),
+        _ => Vec::new(),
+    };
     let body = Bytes::from(body.unwrap_or_default().to_owned());
     let q = Query::parse((!query.is_empty()).then_some(query.as_str()));
     let dry = DryRun::new(mapping);
@@ -259,6 +304,10 @@ pub async fn explain(
                 out.push_str(&format!("     body: {b}\n"));
             }
         }
+    }
+    for line in unused {
+        out.push_str(&line);
+        out.push('\n');
     }
     out.push_str(&format!("SCIM answer: {}", status.as_u16()));
     if !answer.is_empty() && !status.is_success() {

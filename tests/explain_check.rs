@@ -99,6 +99,144 @@ fn check_reports_every_mapping_error_with_key_and_file() {
 }
 
 #[test]
+fn check_reports_every_list_filter_and_attribute_error_with_key_and_file() {
+    let s = Setup::new();
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mappings/broken_lists.toml"
+    ))
+    .expect("fixture");
+    let mapping = s.write("mapping.toml", &fixture);
+    let cfg = s.plain_config("[scim]\nmapping = \"mapping.toml\"\n");
+    let out = run(
+        &["check", "--config", cfg.to_str().expect("utf8")],
+        &[],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    for (key, reason) in [
+        ("users.list.count.path", "missing"),
+        (
+            "users.filters[0].value = \"externalId:{val}\"",
+            "the only placeholder is {value}",
+        ),
+        ("users.filters[1].match = \"fuzzy\"", "expected \"exact\""),
+        ("users.filters[2].match = \"prefix\"", "not gt"),
+        ("users.filters[3].allow_stricter = true", "only for a rule"),
+        (
+            "users.filters[4].field = \"nope\"",
+            "no [[attributes]] entry writes userName",
+        ),
+        ("users.attributes[1].array = true", "set `field`"),
+        (
+            "users.attributes[2].field = \"login\"",
+            "already written to this field",
+        ),
+        (
+            "users.attributes[3]",
+            "a further mapping only writes a copy",
+        ),
+        ("groups.list.count", "not both"),
+        (
+            "groups.members.list.count",
+            "only [users.list] and [groups.list] take `count`",
+        ),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(key) && l.contains(reason))
+            .unwrap_or_else(|| panic!("{key}: {reason:?} missing in:\n{err}"));
+        assert!(
+            line.starts_with(&mapping.display().to_string()),
+            "{key}: the mapping file is named: {line}"
+        );
+    }
+}
+
+#[test]
+fn check_names_unknown_keys_in_list_counts_and_filter_rules() {
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mappings/keycloak.toml"
+    ))
+    .expect("fixture");
+    for (from, to, key) in [
+        (
+            "value = \"$\"\nfilters = true",
+            "value = \"$\"\nfilter = true",
+            "users.list.count.filter",
+        ),
+        (
+            "match = \"substring\"",
+            "matches = \"substring\"",
+            "users.filters.2.matches",
+        ),
+        ("array = true", "arrray = true", "users.attributes.0.arrray"),
+    ] {
+        let s = Setup::new();
+        s.write("mapping.toml", &fixture.replacen(from, to, 1));
+        let cfg = s.plain_config("[scim]\nmapping = \"mapping.toml\"\n");
+        let out = run(
+            &["check", "--config", cfg.to_str().expect("utf8")],
+            &[("SECOND_PLATFORM_TOKEN", "t")],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(64));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(key) && err.contains("unknown field"),
+            "{key}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_manual_documents_the_list_filter_and_attribute_keys() {
+    let manual = scim_sidecar::demo::MAPPING_TOML;
+    let comments: String = manual
+        .lines()
+        .filter(|l| l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for key in [
+        "#   total ",
+        "[users.list.count]",
+        "#   filters ",
+        "#   value       what is sent",
+        "#   query       fixed query parameters sent with it",
+        "#   field       when the attribute is written to several fields",
+        "#   match ",
+        "#   allow_stricter ",
+        "#   array ",
+        "#   clear ",
+        "a copy",
+    ] {
+        assert!(comments.contains(key), "the manual documents {key:?}");
+    }
+}
+
+#[test]
+fn check_accepts_the_worked_mappings() {
+    for name in ["keycloak.toml", "no_total.toml"] {
+        let s = Setup::new();
+        let fixture = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/mappings/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture");
+        s.write("mapping.toml", &fixture);
+        let cfg = s.plain_config("[scim]\nmapping = \"mapping.toml\"\n");
+        let out = run(
+            &["check", "--config", cfg.to_str().expect("utf8")],
+            &[("SECOND_PLATFORM_TOKEN", "t")],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn check_names_unknown_keys_in_the_mapping() {
     let s = Setup::new();
     s.write(
@@ -132,6 +270,80 @@ fn check_reports_a_missing_platform_secret() {
     assert!(
         err.contains("platform.auth.value_env = DEMO_PLATFORM_API_KEY") && err.contains("not set"),
         "{err}"
+    );
+}
+
+/// `scim-sidecar explain` against the Keycloak worked mapping.
+fn explain_keycloak(method: &str, target: &str, body: Option<&str>) -> String {
+    let s = Setup::new();
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mappings/keycloak.toml"
+    ))
+    .expect("fixture");
+    s.write("mapping.toml", &fixture);
+    let cfg = s.plain_config("[scim]\nmapping = \"mapping.toml\"\nlowercase_attributes = []\n");
+    let mut args = vec![
+        "explain",
+        "--config",
+        cfg.to_str().expect("utf8"),
+        method,
+        target,
+    ];
+    let body_file = body.map(|b| s.write("body.json", b));
+    if let Some(f) = &body_file {
+        args.extend(["--body", f.to_str().expect("utf8")]);
+    }
+    let out = run(&args, &[("SECOND_PLATFORM_TOKEN", "t")], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn explain_shows_count_calls_templated_values_stricter_rules_and_array_writes() {
+    let out = explain_keycloak("GET", "/scim/v2/Users?startIndex=3&count=2", None);
+    assert!(
+        out.contains("1. GET http://127.0.0.1:1/admin/realms/acme/users/count    [users.count]")
+            && out.contains("2. GET http://127.0.0.1:1/admin/realms/acme/users?first=2&max=2"),
+        "{out}"
+    );
+    let out = explain_keycloak(
+        "GET",
+        "/scim/v2/Users?filter=userName eq \"Ada@Example.com\"",
+        None,
+    );
+    assert!(
+        out.contains("users?username=ada%40example.com&exact=true&first=0&max=2    [users.list]")
+            && !out.contains("2. GET"),
+        "one exact call: {out}"
+    );
+    let out = explain_keycloak("GET", "/scim/v2/Users?filter=externalId eq \"a b\"", None);
+    assert!(out.contains("users?q=externalId%3Aa+b&first=0"), "{out}");
+    let out = explain_keycloak(
+        "GET",
+        "/scim/v2/Users?filter=name.familyName eq \"Lovelace\"",
+        None,
+    );
+    assert!(
+        out.contains("users?first=0&max=2") && !out.contains("lastName="),
+        "a scan: {out}"
+    );
+    assert!(
+        out.contains("Not pushed down: name.familyName eq (?lastName)")
+            && out.contains("allow_stricter"),
+        "{out}"
+    );
+    let out = explain_keycloak(
+        "POST",
+        "/scim/v2/Users",
+        Some(
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"Ada","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Sales"}}"#,
+        ),
+    );
+    assert!(
+        out.contains(r#"body: {"attributes":{"department":["Sales"],"display_login":["Ada"]},"username":"ada"}"#)
+            || out.contains(r#"body: {"attributes":{"display_login":["Ada"],"department":["Sales"]},"username":"ada"}"#),
+        "{out}"
     );
 }
 

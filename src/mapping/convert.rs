@@ -316,13 +316,14 @@ pub fn to_scim(map: &ResourceMap, obj: &Value) -> Result<Converted, String> {
         )
     })?;
     let mut scim = json!({ "schemas": [map.schema.core.id], "id": id.text });
-    for m in &map.attributes {
+    for m in map.attributes.iter().filter(|m| !m.copy) {
         let raw = match &m.read {
             Read::Field(f) => f.get(obj).cloned(),
             Read::Json(p) => p.first(obj).cloned(),
             Read::Join(t) => t.render(obj).map(Value::String),
             Read::Constant(c) => Some(c.clone()),
         };
+        let raw = if m.array { raw.map(first_element) } else { raw };
         if let Some(v) = raw.and_then(|r| to_scim_value(m, r)) {
             scim_set(m, &mut scim, v);
         }
@@ -353,6 +354,21 @@ pub fn to_scim(map: &ResourceMap, obj: &Value) -> Result<Converted, String> {
         arr.extend(exts.into_iter().map(Value::String));
     }
     Ok(Converted { id, scim })
+}
+
+/// The value an `array = true` mapping reads: the first present element of an array (a platform
+/// that holds a bare value is read as is).
+fn first_element(v: Value) -> Value {
+    match v {
+        Value::Array(items) => items.into_iter().find(present).unwrap_or(Value::Null),
+        other => other,
+    }
+}
+
+/// A platform value as stored in the mapping's field: wrapped in a one-element array for
+/// `array = true`.
+fn stored(m: &AttrMap, v: Value) -> Value {
+    if m.array { Value::Array(vec![v]) } else { v }
 }
 
 /// The member ids held in a group object (`field`, optionally objects with `item_field`).
@@ -437,9 +453,9 @@ pub fn to_platform(map: &ResourceMap, scim: &Value, purpose: Purpose) -> Result<
     for m in &map.attributes {
         let Some(field) = &m.write else { continue };
         let v = match scim_get(m, scim) {
-            Some(v) => Some(to_platform_value(m, v)?),
+            Some(v) => Some(stored(m, to_platform_value(m, v)?)),
             None if purpose == Purpose::Create => match &m.default {
-                Some(d) => Some(to_platform_value(m, d)?),
+                Some(d) => Some(stored(m, to_platform_value(m, d)?)),
                 None => None,
             },
             None => None,
@@ -508,9 +524,11 @@ pub fn diff(map: &ResourceMap, old: &Value, new: &Value) -> Result<Map<String, V
     let mut cands = Vec::new();
     for m in &map.attributes {
         let Some(field) = &m.write else { continue };
-        let before = scim_get(m, old).and_then(|v| to_platform_value(m, v).ok());
+        let before = scim_get(m, old)
+            .and_then(|v| to_platform_value(m, v).ok())
+            .map(|v| stored(m, v));
         let after = match scim_get(m, new) {
-            Some(v) => Some(to_platform_value(m, v)?),
+            Some(v) => Some(stored(m, to_platform_value(m, v)?)),
             None => None,
         };
         if before != after {

@@ -192,7 +192,8 @@ pub enum Total {
     Body(JsonPath),
     /// In a header such as `X-Total-Count`.
     Header(http::HeaderName),
-    /// Nowhere: counted by reading every page (bounded by the scan limit).
+    /// Not in the list answers: from the list's count call when it has one, else what the
+    /// sidecar has read (exact once the last page is read, a lower bound before).
     Absent,
 }
 
@@ -218,6 +219,66 @@ pub struct ListSpec {
     pub scan_limit: u64,
     /// Member lists: where a member's platform id sits in an item.
     pub value: Option<JsonPath>,
+    /// A separate call answering the collection's size (`[users.list.count]`).
+    pub count: Option<CountSpec>,
+    /// What identifies an item (the resource's id, a member's id), to tell a page the platform
+    /// answers again past the end; `None` compares whole items.
+    pub item_id: Option<JsonPath>,
+}
+
+/// A separate call that answers how many items a collection holds (Keycloak's
+/// `GET /users/count` answers a bare number).
+#[derive(Debug, Clone)]
+pub struct CountSpec {
+    /// `users.count`, `groups.count`.
+    pub label: &'static str,
+    /// Path template.
+    pub path: PathTemplate,
+    /// Fixed query parameters.
+    pub query: Vec<(String, TextTemplate)>,
+    /// Where the number is in the answer (`$` for a bare number).
+    pub value: JsonPath,
+    /// Whether the parameters of a pushed-down filter are sent to the count call too (the
+    /// platform counts what its list would return for them).
+    pub filters: bool,
+}
+
+/// How the platform compares a pushed-down query value with what it stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// Equal, case-sensitive.
+    Exact,
+    /// Equal, ignoring case.
+    CaseInsensitive,
+    /// The stored value starts with the query value, ignoring case.
+    Prefix,
+    /// The stored value contains the query value, ignoring case.
+    Substring,
+}
+
+impl Match {
+    /// The name used in the mapping file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Match::Exact => "exact",
+            Match::CaseInsensitive => "case_insensitive",
+            Match::Prefix => "prefix",
+            Match::Substring => "substring",
+        }
+    }
+}
+
+/// What a pushed-down comparison does to the result, compared with the SCIM comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fidelity {
+    /// The platform returns exactly the SCIM matches: no re-check needed, and the platform's
+    /// paging and totals hold for the filtered list.
+    Exact,
+    /// The platform returns the SCIM matches and possibly more: results are re-checked.
+    Looser,
+    /// The platform may miss SCIM matches (e.g. a case-sensitive platform for a case-insensitive
+    /// attribute that is not stored lowercase): the rule is not used unless `allow_stricter`.
+    Stricter,
 }
 
 /// A SCIM filter comparison the platform can evaluate as a query parameter.
@@ -231,8 +292,29 @@ pub struct PushRule {
     pub op: CompareOp,
     /// The query parameter.
     pub param: String,
+    /// The value sent: literal parts around `{value}` (the transformed SCIM value); `None` sends
+    /// the value alone.
+    pub value: Option<Vec<ValuePart>>,
+    /// Fixed query parameters sent with the rule (`exact = "true"`).
+    pub query: Vec<(String, String)>,
+    /// How the platform matches, as declared (`None`: not declared; taken to be at least as
+    /// loose as SCIM, so results are re-checked and the platform's totals are not trusted).
+    pub matching: Option<Match>,
+    /// What the push-down does to the result compared with SCIM's comparison.
+    pub fidelity: Fidelity,
+    /// Use the rule even when it is [`Fidelity::Stricter`].
+    pub allow_stricter: bool,
     /// Index into `attributes` of the mapping whose write transforms apply to the value.
     pub attr_index: usize,
+}
+
+/// A part of a filter rule's value template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValuePart {
+    /// Literal text.
+    Text(String),
+    /// The transformed SCIM value.
+    Value,
 }
 
 /// How a value is read from a platform object.
@@ -300,6 +382,12 @@ pub struct AttrMap {
     pub default: Option<Value>,
     /// Platform value that clears the field.
     pub clear: Value,
+    /// The platform holds the value as a one-element array: the first element is read, `[value]`
+    /// written.
+    pub array: bool,
+    /// A further mapping of a SCIM attribute an earlier entry maps: written beside it, never read
+    /// (the earlier entry is), not published on its own.
+    pub copy: bool,
 }
 
 /// How `active` reaches the platform.

@@ -166,6 +166,19 @@ pub struct List {
     pub scan_limit: Option<u64>,
     /// Members lists only: where the member's platform id sits in an item.
     pub value: Option<String>,
+    /// `[users.list.count]`: a separate call answering the total.
+    pub count: Option<Count>,
+}
+
+/// `[users.list.count]`: a separate call answering how many items the collection holds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Count {
+    pub path: Option<String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    pub value: Option<String>,
+    pub filters: Option<bool>,
 }
 
 /// `[[users.filters]]`: a SCIM filter that the platform can evaluate.
@@ -175,6 +188,13 @@ pub struct FilterRule {
     pub attribute: Option<String>,
     pub op: Option<String>,
     pub param: Option<String>,
+    pub value: Option<String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    #[serde(rename = "match")]
+    pub matching: Option<String>,
+    pub allow_stricter: Option<bool>,
+    pub field: Option<String>,
 }
 
 /// `[[users.attributes]]`: one SCIM attribute ⇄ platform field.
@@ -195,6 +215,7 @@ pub struct Attribute {
     pub default: Option<Value>,
     pub writable: Option<bool>,
     pub clear: Option<Value>,
+    pub array: Option<bool>,
 }
 
 /// `[users.deactivate]`: how `active = false` reaches the platform.

@@ -12,7 +12,7 @@ use crate::backend::{Backend, Call, Reply};
 use crate::error::{Error, PlatformError};
 use crate::mapping::errors::classify;
 use crate::mapping::jsonpath::JsonPath;
-use crate::mapping::model::{ListSpec, Mapping, Op, Paging, Total};
+use crate::mapping::model::{CountSpec, ListSpec, Mapping, Op, Paging, Total};
 use crate::mapping::template::{PlatformId, Vars};
 use crate::scim::error::ScimError;
 
@@ -135,6 +135,8 @@ pub struct Page {
     pub total: Option<u64>,
     /// Where the next page is, if there is one.
     pub next: Option<Next>,
+    /// Page and offset paging: the index (from 0) of the page's first item in the collection.
+    pub first_item: Option<u64>,
 }
 
 /// How to ask for the next page.
@@ -246,7 +248,7 @@ pub async fn page<T: Transport>(
         return Err(classify(&mapping.errors, &reply, &what, spec.label));
     }
     let body = reply.json()?.unwrap_or(Value::Null);
-    let items: Vec<Value> = spec.items.all(&body).into_iter().cloned().collect();
+    let mut items: Vec<Value> = spec.items.all(&body).into_iter().cloned().collect();
     let total = match &spec.total {
         Total::Body(p) => p.first(&body).and_then(number),
         Total::Header(h) => reply
@@ -256,6 +258,19 @@ pub async fn page<T: Transport>(
             .and_then(|v| v.trim().parse().ok()),
         Total::Absent => None,
     };
+    let first_item = match &spec.paging {
+        Paging::Page { first, .. } => Some(position.saturating_sub(*first).saturating_mul(size)),
+        Paging::Offset { .. } => Some(position),
+        _ => None,
+    }
+    .filter(|_| !matches!(start, Start::From(Next::Url(..))));
+    // A platform that answers a page past the end with its last page again (json-server):
+    // nothing lies at or past the total.
+    if let (Some(at), Some(t)) = (first_item, total)
+        && at >= t
+    {
+        items.clear();
+    }
     let got = items.len() as u64;
     let next = match &spec.paging {
         Paging::Page { .. } => {
@@ -279,7 +294,66 @@ pub async fn page<T: Transport>(
         Paging::None => None,
     };
     let next = if got == 0 { None } else { next };
-    Ok(Page { items, total, next })
+    Ok(Page {
+        items,
+        total,
+        next,
+        first_item,
+    })
+}
+
+/// Asks a collection's separate count call how many items it holds (with `params`, the
+/// pushed-down filter's parameters, when the count call takes them).
+pub async fn count<T: Transport>(
+    t: &T,
+    mapping: &Mapping,
+    spec: &CountSpec,
+    vars: &Vars<'_>,
+    params: &[(String, String)],
+) -> Result<u64, Error> {
+    let mut call = Call {
+        operation: spec.label,
+        method: http::Method::GET,
+        path: spec.path.render(vars).map_err(internal)?,
+        query: spec
+            .query
+            .iter()
+            .map(|(k, t)| t.render(vars).map(|v| (k.clone(), v)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(internal)?,
+        body: None,
+        if_match: None,
+    };
+    if spec.filters {
+        call.query.extend(params.iter().cloned());
+    }
+    let what = format!("the count {}", spec.path.as_str());
+    let reply = t.send(&call).await?;
+    if !reply.status.is_success() {
+        return Err(classify(&mapping.errors, &reply, &what, spec.label));
+    }
+    let body = reply.json()?.unwrap_or(Value::Null);
+    spec.value.first(&body).and_then(number).ok_or_else(|| {
+        Error::Platform(PlatformError::BadResponse(format!(
+            "{what} answered no count at {}",
+            spec.value.as_str()
+        )))
+    })
+}
+
+/// Whether a page repeats the one read before it (a platform answering a page past the end
+/// with its last page again): the same first item, by id when the list knows where ids are.
+pub fn repeats(spec: &ListSpec, previous_first: Option<&Value>, page: &Page) -> bool {
+    let (Some(prev), Some(first)) = (previous_first, page.items.first()) else {
+        return false;
+    };
+    match &spec.item_id {
+        Some(id) => match (id.first(prev), id.first(first)) {
+            (Some(a), Some(b)) => a == b,
+            _ => prev == first,
+        },
+        None => prev == first,
+    }
 }
 
 /// The number of items up to the end of page `position`.
@@ -395,8 +469,15 @@ where
     let mut start = Start::First;
     let mut read = 0u64;
     let mut total = None;
+    let mut previous_first: Option<Value> = None;
     loop {
-        let p = page(t, mapping, spec, vars, params, &start).await?;
+        let mut p = page(t, mapping, spec, vars, params, &start).await?;
+        if repeats(spec, previous_first.as_ref(), &p) {
+            // The platform answered past the end with a page already read: the end.
+            p.items.clear();
+            p.next = None;
+        }
+        previous_first = p.items.first().cloned();
         if total.is_none() {
             total = p.total;
         }

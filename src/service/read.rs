@@ -2,13 +2,15 @@
 //!
 //! A filter is pushed down to the platform where the mapping allows (`id eq` becomes a read by
 //! id, mapped comparisons become query parameters) and always re-checked here. Anything else is
-//! evaluated over the pages read, one page in memory at a time, up to the scan limit.
+//! evaluated over the pages read, one page in memory at a time, up to the scan limit. An
+//! unfiltered list, or one whose filter the platform evaluates exactly, is read through the
+//! platform's own paging, with the platform's total, its count call, or an honest lower bound.
 
 use serde_json::Value;
 
 use crate::error::Error;
 use crate::mapping::convert::{self, Converted};
-use crate::mapping::model::{Paging as PlatformPaging, ResourceMap, Total};
+use crate::mapping::model::{Fidelity, Paging as PlatformPaging, ResourceMap, Total};
 use crate::mapping::pushdown;
 use crate::mapping::template::Vars;
 use crate::routes::ResourceKind;
@@ -129,14 +131,15 @@ pub async fn select<T: Transport>(
         .as_ref()
         .ok_or_else(|| unsupported(map, "listing", "list"))?;
     let vars = Vars::default();
-    if f.is_none()
-        && !matches!(spec.total, Total::Absent)
-        && matches!(
-            spec.paging,
-            PlatformPaging::Page { .. } | PlatformPaging::Offset { .. }
-        )
-    {
-        return window_fetch(ctx, map, start0, count).await;
+    // The platform's own paging answers an unfiltered list, and a filter it evaluates exactly,
+    // as long as it can count what it lists (its total, a count call taking the filter's
+    // parameters, or no total at all, answered honestly).
+    let countable = match (&spec.total, &spec.count) {
+        (Total::Absent, Some(c)) => plan.params.is_empty() || c.filters,
+        _ => true,
+    };
+    if (f.is_none() || plan.exact) && countable {
+        return window_fetch(ctx, map, f, &plan.params, start0, count).await;
     }
     let mut matched = 0usize;
     let mut keep = Vec::new();
@@ -169,7 +172,17 @@ pub async fn select<T: Transport>(
     )
     .await?;
     if scanned.truncated {
-        let pushable: Vec<&str> = map.pushdown.iter().map(|r| r.attribute.as_str()).collect();
+        // The comparisons the platform can narrow (rules it matches too strictly for are not).
+        let mut pushable: Vec<String> = Vec::new();
+        for r in &map.pushdown {
+            if r.fidelity == Fidelity::Stricter && !r.allow_stricter {
+                continue;
+            }
+            let c = format!("{} {} \"...\"", r.attribute, r.op.as_str());
+            if !pushable.contains(&c) {
+                pushable.push(c);
+            }
+        }
         return Err(Error::Client(ScimError::too_many(format!(
             "answering this would read more than {} {} from the platform (scan_limit); filter with {} so the platform can narrow the search",
             spec.scan_limit,
@@ -177,59 +190,154 @@ pub async fn select<T: Transport>(
             if pushable.is_empty() {
                 "id eq \"...\"".to_owned()
             } else {
-                format!("{} eq \"...\"", pushable.join(" eq, "))
+                pushable.join(", ")
             }
         ))));
     }
     Ok((matched, keep))
 }
 
-/// An unfiltered page read straight from the platform's own paging: only the platform pages
-/// overlapping the window are fetched.
+/// A page read straight from the platform's own paging: for page and offset paging only the
+/// platform pages overlapping the window are fetched; other paging styles are walked from the
+/// start (up to the scan limit). `params` is an exactly pushed-down filter, whose results are
+/// still checked against `f`.
+///
+/// The total is the platform's (in its answers, or from the count call). A platform that gives
+/// none is answered with what is known: when the read reached the end, the exact count; when
+/// more items exist, `startIndex - 1 + itemsPerPage + 1`, a lower bound that tells the client
+/// to ask for the next page without claiming more than the sidecar knows.
+///
+/// A platform answering a page past the end with its last page again is detected: against the
+/// total when there is one, else against the page before it (read once for a jump).
 async fn window_fetch<T: Transport>(
     ctx: &Ctx<'_, T>,
     map: &ResourceMap,
+    f: Option<&Filter>,
+    params: &[(String, String)],
     start0: usize,
     count: usize,
 ) -> Result<(usize, Vec<Converted>), Error> {
     let Some(spec) = map.list.as_ref() else {
         return Err(unsupported(map, "listing", "list"));
     };
+    let vars = Vars::default();
     let size = spec.page_size;
     let start0_u = start0 as u64;
-    let mut skip = match spec.paging {
-        PlatformPaging::Page { .. } => usize::try_from(start0_u % size).unwrap_or(0),
-        _ => 0,
+    let jumps = matches!(
+        spec.paging,
+        PlatformPaging::Page { .. } | PlatformPaging::Offset { .. }
+    );
+    // A count call is made first for a jump (it tells a page past the end), else only when the
+    // read does not reach the end (a lookup whose answer fits one page needs no count).
+    let mut total = match &spec.count {
+        Some(c) if start0 > 0 => {
+            Some(platform::count(ctx.transport, ctx.mapping, c, &vars, params).await?)
+        }
+        _ => None,
     };
-    let mut start = Start::Item(start0_u);
-    let mut total = None;
+    let mut start = if jumps {
+        Start::Item(start0_u)
+    } else {
+        Start::First
+    };
+    // The index in the collection of the next item read.
+    let mut at = 0u64;
+    // The index just past the last item seen: the size of the collection once the end is read.
+    let mut seen_end = 0u64;
+    let mut previous_first: Option<Value> = None;
+    let mut first_page = true;
     let mut out = Vec::new();
+    let mut more = false;
+    let mut reached_end = false;
+    let mut read = 0u64;
     loop {
-        let p = platform::page(
-            ctx.transport,
-            ctx.mapping,
-            spec,
-            &Vars::default(),
-            &[],
-            &start,
-        )
-        .await?;
+        let mut p = platform::page(ctx.transport, ctx.mapping, spec, &vars, params, &start).await?;
         if total.is_none() {
             total = p.total;
         }
-        for item in p.items.into_iter().skip(skip) {
+        if let Some(i) = p.first_item {
+            at = i;
+        }
+        let past_total = matches!((p.first_item, total), (Some(i), Some(t)) if i >= t);
+        if past_total || platform::repeats(spec, previous_first.as_ref(), &p) {
+            p.items.clear();
+            p.next = None;
+        } else if first_page && total.is_none() && !p.items.is_empty() {
+            // A jump without a total: the page before must differ, or this one repeats it.
+            if let Some(i) = p.first_item.filter(|i| *i > 0) {
+                let before = platform::page(
+                    ctx.transport,
+                    ctx.mapping,
+                    spec,
+                    &vars,
+                    params,
+                    &Start::Item(i.saturating_sub(size)),
+                )
+                .await?;
+                if platform::repeats(spec, before.items.first(), &p) {
+                    p.items.clear();
+                    p.next = None;
+                }
+            }
+        }
+        let jumped_past_end = first_page && p.items.is_empty() && start0 > 0 && jumps;
+        first_page = false;
+        if jumped_past_end && total.is_none() {
+            // Past the end of a platform that gives no total: how many items there are is
+            // learnt by reading from the start (up to the scan limit; past it, a lower bound).
+            let scanned = platform::scan(ctx.transport, ctx.mapping, spec, &vars, params, |_| {
+                Ok(Flow::Continue)
+            })
+            .await?;
+            seen_end = scanned.read;
+            reached_end = true;
+            break;
+        }
+        previous_first = p.items.first().cloned();
+        read += p.items.len() as u64;
+        seen_end = seen_end.max(at + p.items.len() as u64);
+        for item in p.items {
+            let index = at;
+            at += 1;
+            if index < start0_u {
+                continue;
+            }
             if out.len() >= count {
+                more = true;
                 break;
             }
-            out.push(ctx.convert(map, &item)?);
+            let c = ctx.convert(map, &item)?;
+            if f.is_none_or(|f| filter::matches(f, &c.scim, &map.schema)) {
+                out.push(c);
+            }
         }
-        skip = 0;
-        match p.next {
-            Some(n) if out.len() < count => start = Start::From(n),
-            _ => break,
+        let Some(n) = p.next else {
+            reached_end = true;
+            break;
+        };
+        // Once the window is full, one more page only serves to know whether more exist.
+        if more || (out.len() >= count && total.is_some()) {
+            break;
         }
+        // Walking to startIndex is bounded; the window itself is bounded by `count`.
+        if at < start0_u && read >= spec.scan_limit {
+            return Err(Error::Client(ScimError::too_many(format!(
+                "reaching startIndex {} would read more than {} {} from the platform (scan_limit), whose paging cannot start there",
+                start0 + 1,
+                spec.scan_limit,
+                map.kind.endpoint().trim_start_matches('/'),
+            ))));
+        }
+        start = Start::From(n);
     }
-    let total = usize::try_from(total.unwrap_or(0)).unwrap_or(usize::MAX);
+    let total = match (total, &spec.count) {
+        (Some(t), _) => t,
+        (None, _) if reached_end => seen_end,
+        (None, Some(c)) => platform::count(ctx.transport, ctx.mapping, c, &vars, params).await?,
+        (None, None) if more => (start0 + out.len()) as u64 + 1,
+        (None, None) => seen_end,
+    };
+    let total = usize::try_from(total).unwrap_or(usize::MAX);
     Ok((total, out))
 }
 

@@ -324,4 +324,5 @@ impl Stack {
     }
 }
 pub mod second;
+pub mod shapes;
 pub mod third;

@@ -253,9 +253,29 @@ impl Compiler<'_> {
                 format!("not a SCIM {} value", ty.as_str()),
             );
         }
+        let array = a.array.unwrap_or(false);
+        if array && a.field.is_none() {
+            self.err(
+                format!("{key}.array"),
+                Some("true".to_owned()),
+                "`array` describes how `field` holds the value; set `field`",
+            );
+        }
+        if array && ty == AttrType::Complex {
+            self.err(
+                format!("{key}.array"),
+                Some("true".to_owned()),
+                "only a simple value can be wrapped in an array",
+            );
+        }
         if self.errors.len() > before {
             return None;
         }
+        let clear = match (&a.clear, array) {
+            (Some(c), _) => c.clone(),
+            (None, true) => Value::Array(Vec::new()),
+            (None, false) => Value::Null,
+        };
         Some(AttrMap {
             key: key.to_owned(),
             scim: scim.to_owned(),
@@ -274,7 +294,9 @@ impl Compiler<'_> {
             platform_type,
             required,
             default: a.default.clone(),
-            clear: a.clear.clone().unwrap_or(Value::Null),
+            clear,
+            array,
+            copy: false,
         })
     }
 }

@@ -17,8 +17,9 @@ use crate::config::{ConfigError, values};
 use crate::mapping::field::FieldPath;
 use crate::mapping::jsonpath::JsonPath;
 use crate::mapping::model::{
-    AnswerRule, AttrMap, CallPair, Deactivation, ErrorRule, IdType, ListSpec, Mapping, MemberCalls,
-    MemberSpec, OnEmpty, Op, Paging, PlatformType, PushRule, Read, ResourceMap, Total,
+    AnswerRule, AttrMap, CallPair, CountSpec, Deactivation, ErrorRule, Fidelity, IdType, ListSpec,
+    Mapping, Match, MemberCalls, MemberSpec, OnEmpty, Op, Paging, PlatformType, PushRule, Read,
+    ResourceMap, Total, ValuePart,
 };
 use crate::mapping::pushdown;
 use crate::mapping::raw;
@@ -194,6 +195,7 @@ fn label(kind: ResourceKind, op: &str) -> &'static str {
         (ResourceKind::User, "update") => "users.update",
         (ResourceKind::User, "delete") => "users.delete",
         (ResourceKind::User, "list") => "users.list",
+        (ResourceKind::User, "count") => "users.count",
         (ResourceKind::User, "deactivate") => "users.deactivate",
         (ResourceKind::User, "activate") => "users.activate",
         (ResourceKind::Group, "create") => "groups.create",
@@ -202,6 +204,7 @@ fn label(kind: ResourceKind, op: &str) -> &'static str {
         (ResourceKind::Group, "update") => "groups.update",
         (ResourceKind::Group, "delete") => "groups.delete",
         (ResourceKind::Group, "list") => "groups.list",
+        (ResourceKind::Group, "count") => "groups.count",
         (ResourceKind::Group, "members.list") => "groups.members.list",
         (ResourceKind::Group, "members.add") => "groups.members.add",
         (ResourceKind::Group, "members.remove") => "groups.members.remove",
@@ -436,24 +439,50 @@ impl Compiler<'_> {
         }
         let list = r
             .list
-            .and_then(|l| self.list(kind, &format!("{sec}.list"), "list", l, &[], false));
+            .and_then(|l| self.list(kind, &format!("{sec}.list"), "list", l, &[], false))
+            .map(|l| ListSpec {
+                item_id: id.clone(),
+                ..l
+            });
 
-        let mut attributes = Vec::new();
+        let mut attributes: Vec<AttrMap> = Vec::new();
+        // SCIM attribute key → (config key, field) of its first mapping.
+        let mut seen: HashMap<String, (String, Option<FieldPath>)> = HashMap::new();
         for (i, a) in r.attributes.iter().enumerate() {
-            if let Some(m) = self.attribute(&format!("{sec}.attributes[{i}]"), a, schema) {
-                attributes.push(m);
+            let Some(mut m) = self.attribute(&format!("{sec}.attributes[{i}]"), a, schema) else {
+                continue;
+            };
+            let k = pushdown::key_of_attr(&m);
+            if let Some((prev, prev_field)) = seen.get(&k) {
+                // A further mapping of the same SCIM attribute is a written copy.
+                let reads = a.read.is_some() || a.template.is_some() || a.constant.is_some();
+                match &m.write {
+                    _ if reads => self.err(
+                        &m.key,
+                        q(&m.scim),
+                        format!("this SCIM attribute is already mapped by {prev}, which it is read from; a further mapping only writes a copy (`field`), without `read`, `template` or `constant`"),
+                    ),
+                    None => self.err(
+                        &m.key,
+                        q(&m.scim),
+                        format!("this SCIM attribute is already mapped by {prev}; a further mapping must write a copy to another `field`"),
+                    ),
+                    Some(w) if prev_field.as_ref() == Some(w) => self.err(
+                        format!("{}.field", m.key),
+                        q(w.as_str()),
+                        format!("this SCIM attribute is already written to this field by {prev}"),
+                    ),
+                    Some(_) if m.required || m.default.is_some() => self.err(
+                        &m.key,
+                        q(&m.scim),
+                        format!("a copy follows {prev}: set `required` and `default` there"),
+                    ),
+                    Some(_) => m.copy = true,
+                }
+            } else {
+                seen.insert(k, (m.key.clone(), m.write.clone()));
             }
-        }
-        let mut seen: HashMap<String, String> = HashMap::new();
-        for m in &attributes {
-            let k = pushdown::key_of_attr(m);
-            if let Some(prev) = seen.insert(k, m.key.clone()) {
-                self.err(
-                    &m.key,
-                    q(&m.scim),
-                    format!("this SCIM attribute is already mapped by {prev}"),
-                );
-            }
+            attributes.push(m);
         }
 
         let deactivate = match (kind, r.deactivate) {
@@ -503,7 +532,8 @@ impl Compiler<'_> {
         let concurrency = r
             .concurrency
             .and_then(|c| self.concurrency(sec, c, replace.is_some() || update.is_some()));
-        let published = Arc::new(published_schema(schema, &attributes, members.is_some()));
+        let originals: Vec<AttrMap> = attributes.iter().filter(|m| !m.copy).cloned().collect();
+        let published = Arc::new(published_schema(schema, &originals, members.is_some()));
         if self.errors.len() > before {
             return None;
         }

@@ -275,6 +275,83 @@ fn diff_sends_only_changed_fields_and_clears_with_the_mappings_clear_value() {
     assert!(e.detail.contains("cannot be removed"), "{}", e.detail);
 }
 
+/// The Keycloak worked mapping (tests/fixtures/mappings/keycloak.toml): array-valued attributes
+/// and a lowercased copy of userName.
+fn keycloak() -> Mapping {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mappings/keycloak.toml"
+    ));
+    compile::load(path, &|_| Some("t".to_owned()), None)
+        .unwrap_or_else(|e| panic!("the Keycloak mapping must compile: {e:?}"))
+}
+
+const DEPARTMENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+#[test]
+fn array_fields_are_written_wrapped_and_read_unwrapped_and_copies_written_not_read() {
+    let m = keycloak();
+    let users = m.users.as_ref().expect("users");
+    let scim = json!({"userName": "Ada.L", DEPARTMENT: {"department": "Sales"}});
+    let body = to_platform(users, &scim, Purpose::Create).expect("body");
+    assert_eq!(
+        body,
+        json!({"username": "ada.l", "attributes": {"display_login": ["Ada.L"], "department": ["Sales"]}})
+    );
+    // Read: the first element; the copy (`username`) is not read, the first entry is.
+    let platform = json!({"id": "u1", "username": "someone-else",
+        "attributes": {"display_login": ["Ada.L", "ignored"], "department": [null, "Ops"]}});
+    let c = to_scim(users, &platform).expect("reads");
+    assert_eq!(c.scim["userName"], "Ada.L");
+    assert_eq!(
+        c.scim[DEPARTMENT]["department"], "Ops",
+        "the first present element"
+    );
+    // A platform holding a bare value is read as is.
+    let bare = json!({"id": "u1", "attributes": {"department": "Legal"}});
+    assert_eq!(
+        to_scim(users, &bare).expect("reads").scim[DEPARTMENT]["department"],
+        "Legal"
+    );
+}
+
+#[test]
+fn a_partial_update_rewrites_both_copies_and_clears_an_array_with_an_empty_one() {
+    let m = keycloak();
+    let users = m.users.as_ref().expect("users");
+    let old = json!({"userName": "Ada", DEPARTMENT: {"department": "Sales"}});
+    let new = json!({"userName": "Bea"});
+    let d = diff(users, &old, &new).expect("diff");
+    assert_eq!(
+        Value::Object(d),
+        json!({"username": "bea", "attributes": {"display_login": ["Bea"], "department": []}})
+    );
+    let same = diff(users, &old, &old).expect("diff");
+    assert!(
+        same.is_empty(),
+        "nothing changed, nothing written: {same:?}"
+    );
+}
+
+#[test]
+fn a_copy_is_not_published_twice() {
+    let m = keycloak();
+    let users = m.users.as_ref().expect("users");
+    let published = users.published.core.to_json("/Schemas/x");
+    let names: Vec<&str> = published["attributes"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "userName").count(),
+        1,
+        "{names:?}"
+    );
+}
+
 #[test]
 fn a_replace_overlay_keeps_unmapped_fields_and_drops_omitted_mapped_ones() {
     let m = demo();
