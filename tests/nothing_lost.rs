@@ -526,3 +526,49 @@ async fn member_answers_can_be_told_apart_by_the_platform_body() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn unknown_members_are_honoured_when_members_are_separate_calls() {
+    // The demo platform answers 422 "unknown user" to adding an id that names no user.
+    for (policy, status) in [("reject", 400), ("ignore", 204)] {
+        let s = Stack::start(&format!("unknown_members = \"{policy}\"\n")).await;
+        let (_, u) = s
+            .scim(
+                Method::POST,
+                "/Users",
+                Some(json!({"schemas": [USER], "userName": "c@example.com", "emails": [{"type": "work", "value": "c@example.com"}]})),
+            )
+            .await;
+        let uid = u["id"].as_str().expect("id").to_owned();
+        let g = create_group(&s, "Calls").await;
+        let (st, body) = s
+            .scim(
+                Method::PATCH,
+                &format!("/Groups/{g}"),
+                Some(patch(
+                    json!([{"op": "add", "path": "members", "value": [{"value": uid}, {"value": "999999"}]}]),
+                )),
+            )
+            .await;
+        assert_eq!(st, status, "{policy}: {body}");
+        let (_, members) = s
+            .platform_get(&format!("/api/v1/groups/{g}/members"))
+            .await;
+        let held: Vec<u64> = members["data"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .filter_map(|m| m["user_id"].as_u64())
+            .collect();
+        if policy == "reject" {
+            assert!(
+                body["detail"].as_str().is_some_and(|d| d.contains("999999")),
+                "{body}"
+            );
+            assert!(held.is_empty(), "nothing changed: {held:?}");
+        } else {
+            assert_eq!(held, vec![uid.parse::<u64>().expect("int")]);
+        }
+        s.stop().await;
+    }
+}
