@@ -635,8 +635,8 @@ pub fn empty_string_clears(op: &mut Value, schema: &ResourceSchema, fired: &mut 
         Some(Value::Object(obj)) if !has_path => {
             let mut changed = false;
             for (k, v) in obj.iter_mut() {
-                let multi = attribute_of(schema, k)
-                    .is_some_and(|(a, sub)| sub.unwrap_or(a).multi_valued);
+                let multi =
+                    attribute_of(schema, k).is_some_and(|(a, sub)| sub.unwrap_or(a).multi_valued);
                 if matches!(v, Value::String(s) if s.is_empty()) && !multi {
                     *v = Value::Null;
                     changed = true;
@@ -692,7 +692,8 @@ pub fn empty_strings_are_absent(body: &mut Value, schema: &ResourceSchema, fired
                 .iter()
                 .filter(|(k, v)| {
                     matches!(v, Value::String(s) if s.is_empty())
-                        && attribute_of(schema, k).is_some_and(|(a, sub)| sub.unwrap_or(a).multi_valued)
+                        && attribute_of(schema, k)
+                            .is_some_and(|(a, sub)| sub.unwrap_or(a).multi_valued)
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
@@ -711,7 +712,8 @@ pub fn empty_strings_are_absent(body: &mut Value, schema: &ResourceSchema, fired
 }
 
 /// The non-standard group URI Entra lists in `POST /Groups` (quirk 15).
-const ADSCIM_GROUP_URN: &str = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+const ADSCIM_GROUP_URN: &str =
+    "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
 /// The typo'd enterprise URN of the tutorial's Example 2 (quirk 15).
 const ENTERPRISE_TYPO_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
 
@@ -720,8 +722,10 @@ const ENTERPRISE_TYPO_URN: &str = "urn:ietf:params:scim:schemas:extension:enterp
 fn tolerated_urn(urn: &str, schema: &ResourceSchema) -> bool {
     urn.eq_ignore_ascii_case(&schema.core.id)
         || schema.extension(urn).is_some()
-        || (schema.core.id.eq_ignore_ascii_case(GROUP_URN) && urn.eq_ignore_ascii_case(ADSCIM_GROUP_URN))
-        || (schema.core.id.eq_ignore_ascii_case(USER_URN) && urn.eq_ignore_ascii_case(ENTERPRISE_TYPO_URN))
+        || (schema.core.id.eq_ignore_ascii_case(GROUP_URN)
+            && urn.eq_ignore_ascii_case(ADSCIM_GROUP_URN))
+        || (schema.core.id.eq_ignore_ascii_case(USER_URN)
+            && urn.eq_ignore_ascii_case(ENTERPRISE_TYPO_URN))
 }
 
 /// Quirk 15: `schemas` as Entra sends it: custom extension URNs omitted though their attributes

@@ -733,9 +733,9 @@ impl<'s> Parser<'s> {
                     "control characters are not allowed in an unquoted string",
                 ));
             }
-            if let Some(i) = w.find(|c: char| !unquoted_char(c)).or(w
-                .starts_with('\'')
-                .then_some(0))
+            if let Some(i) = w
+                .find(|c: char| !unquoted_char(c))
+                .or(w.starts_with('\'').then_some(0))
             {
                 return Err(SyntaxError::new(
                     pos + i,
