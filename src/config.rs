@@ -896,7 +896,7 @@ impl Validator<'_> {
         let strict = profile == crate::normalize::Profile::Strict;
         let lowercase_attributes = r
             .lowercase_attributes
-            .unwrap_or_else(|| vec!["emails.value".to_owned(), "userName".to_owned()])
+            .unwrap_or_else(|| vec!["emails.value".to_owned()])
             .iter()
             .filter_map(|a| match crate::scim::path::AttrPath::parse(a) {
                 Ok(p) => Some(p),

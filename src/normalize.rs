@@ -9,7 +9,12 @@
 //! - `strict`: nothing is rewritten; non-RFC shapes reach the core and get a 400 naming the problem.
 //!
 //! Independent of the profile, e-mail addresses in the configured attributes are lowercased on
-//! the way to the platform (`[scim] lowercase_attributes`).
+//! the way to the platform (`[scim] lowercase_attributes`, by default `emails.value` only:
+//! `userName` is kept as sent).
+//!
+//! Only the shapes the reference documents are rewritten (each rule cites its quirk); anything
+//! else reaches the core unchanged and is refused there with a 400 naming the problem, never
+//! coerced into a value (issue 13, `docs/design/normalize.md`).
 //!
 //! Every rule that changes a request is recorded by name, so the access log says which fired.
 
@@ -91,12 +96,12 @@ impl Normalizer {
             Profile::Strict => {}
             Profile::Okta => {
                 entra::lenient_schemas(&mut body, schema, fired);
-                entra::empty_strings_are_absent(&mut body, fired);
+                entra::empty_strings_are_absent(&mut body, schema, fired);
                 entra::member_items_in_resource(&mut body, fired);
             }
             Profile::Entra => {
                 entra::lenient_schemas(&mut body, schema, fired);
-                entra::empty_strings_are_absent(&mut body, fired);
+                entra::empty_strings_are_absent(&mut body, schema, fired);
                 entra::string_booleans_in_resource(&mut body, schema, fired);
                 entra::manager_in_resource(&mut body, schema, fired);
                 entra::roles_as_json_strings_in_resource(&mut body, fired);
@@ -114,9 +119,8 @@ impl Normalizer {
         schema: &ResourceSchema,
         fired: &mut Fired,
     ) -> Result<Value, ScimError> {
-        if self.profile != Profile::Strict {
-            entra::patch_schemas(&mut body, fired);
-        }
+        // A PatchOp body keeps its `schemas` as sent in every profile: no client documents a PATCH
+        // without `urn:...:PatchOp`, and the core refuses one (issue 13).
         let Some(ops) = body.get_mut("Operations").and_then(Value::as_array_mut) else {
             return Ok(body);
         };
@@ -127,7 +131,7 @@ impl Normalizer {
                 Profile::Strict => out.push(op),
                 Profile::Okta => {
                     entra::op_case(&mut op, fired);
-                    entra::member_items_in_op(&mut op, fired);
+                    entra::member_items_in_op(&mut op, false, fired);
                     entra::empty_string_clears(&mut op, schema, fired);
                     out.push(op);
                 }
@@ -137,7 +141,7 @@ impl Normalizer {
                     entra::filter_string_booleans_in_path(&mut op, schema, fired);
                     entra::manager_in_op(&mut op, schema, fired);
                     entra::roles_as_json_strings_in_op(&mut op, fired);
-                    entra::member_items_in_op(&mut op, fired);
+                    entra::member_items_in_op(&mut op, true, fired);
                     entra::empty_string_clears(&mut op, schema, fired);
                     out.extend(entra::member_removal_by_value(op, fired));
                 }

@@ -70,10 +70,8 @@ fn subst_str(s: &str, ids: &[(&str, String)]) -> String {
 fn entra() -> Normalizer {
     Normalizer {
         profile: Profile::Entra,
-        lowercase: vec![
-            AttrPath::parse("emails.value").expect("p"),
-            AttrPath::parse("userName").expect("p"),
-        ],
+        // The default `[scim] lowercase_attributes`: e-mail addresses only, userName as sent.
+        lowercase: vec![AttrPath::parse("emails.value").expect("p")],
     }
 }
 

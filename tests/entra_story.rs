@@ -95,8 +95,8 @@ async fn entra_provisioning_story() {
     assert_eq!(st, 201, "{craig}");
     let craig_id = craig["id"].as_str().expect("id").to_owned();
     assert_eq!(
-        craig["userName"], "craig.ranger@contoso.com",
-        "e-mail user names are stored lowercase"
+        craig["userName"], "Craig.Ranger@Contoso.com",
+        "user names are kept as sent (Entra quirk 17; lowercase_attributes defaults to e-mails only)"
     );
     assert_eq!(
         craig["active"], true,
@@ -390,6 +390,42 @@ async fn okta_provisioning_story() {
     assert_eq!(st, 201, "{ann}");
     let id = ann["id"].as_str().expect("id").to_owned();
     assert!(ann.get("password").is_none());
+    // Okta's conformance check: the user name reads back exactly as created (issue 13; only
+    // e-mail addresses are lowercased by default), and is still found case-insensitively
+    let (st, u4) = s
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(json!({
+                "schemas": [USER], "userName": "Okta.User4@example.com",
+                "name": {"givenName": "Okta", "familyName": "User4"},
+                "emails": [{"primary": true, "value": "Okta.User4@example.com", "type": "work"}],
+                "active": true
+            })),
+        )
+        .await;
+    assert_eq!(st, 201, "{u4}");
+    assert_eq!(u4["userName"], "Okta.User4@example.com");
+    let (st, got) = s
+        .scim(
+            Method::GET,
+            &format!("/Users/{}", u4["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, &got["userName"]),
+        (200, &json!("Okta.User4@example.com"))
+    );
+    let (st, found) = s
+        .scim(
+            Method::GET,
+            "/Users?filter=userName%20eq%20%22okta.user4%40EXAMPLE.com%22&startIndex=1&count=100",
+            None,
+        )
+        .await;
+    assert_eq!((st, &found["totalResults"]), (200, &json!(1)), "{found}");
+    assert_eq!(found["Resources"][0]["userName"], "Okta.User4@example.com");
     // a full PUT (Okta updates this way)
     let mut full = ann.clone();
     full["name"]["familyName"] = json!("Lee-Smith");

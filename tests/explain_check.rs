@@ -369,7 +369,7 @@ fn explain_shows_a_pushed_down_lookup_as_one_call() {
     assert_eq!(calls.len(), 1, "{o}");
     assert!(
         calls[0].contains(
-            "GET http://127.0.0.1:8081/api/v1/users?username=ada%40example.com&page=1&per_page=100"
+            "GET http://127.0.0.1:8081/api/v1/users?username=Ada%40Example.com&page=1&per_page=100"
         ),
         "{o}"
     );

@@ -22,7 +22,8 @@ async fn start(mapping: &str) -> (Stack, Shapes) {
         .await
         .expect("demo");
     // The Keycloak mapping keeps userName's case itself (a lowercased copy beside the original),
-    // so the sidecar does not lowercase e-mail-shaped user names on the way in.
+    // so the sidecar must not lowercase e-mail-shaped user names on the way in (the default since
+    // issue 13; kept explicit here because the mapping depends on it).
     let extra = if mapping == KEYCLOAK {
         "lowercase_attributes = [\"emails.value\"]\n"
     } else {

@@ -102,7 +102,7 @@ fn the_curl_walkthrough_works_against_the_demo() {
     assert_eq!(lines.len(), 5, "{text}");
     assert!(
         lines[0].contains(r#""id":"1""#)
-            && lines[0].contains(r#""userName":"ada.lovelace@example.com""#),
+            && lines[0].contains(r#""userName":"Ada.Lovelace@Example.com""#),
         "create: {}",
         lines[0]
     );

@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 use crate::normalize::Fired;
 use crate::scim::filter::{Filter, Literal, Test};
 use crate::scim::path::{AttrPath, Location, PatchPath, resolve};
-use crate::scim::schema::{AttrType, Attribute, ENTERPRISE_USER_URN, PATCH_OP_URN, ResourceSchema};
+use crate::scim::schema::{
+    AttrType, Attribute, ENTERPRISE_USER_URN, GROUP_URN, ResourceSchema, USER_URN,
+};
 
 fn fire(fired: &mut Fired, rule: &'static str) {
     if !fired.contains(&rule) {
@@ -514,51 +516,56 @@ pub fn roles_as_json_strings_in_resource(body: &mut Value, fired: &mut Fired) {
     }
 }
 
-/// A member item as RFC 7643 has it: `{"value": "<id>"}` (from a bare id, or without a null
-/// `$ref`).
-fn member_item(item: &Value) -> Option<Value> {
-    match item {
-        Value::String(s) => Some(json!({ "value": s })),
-        Value::Object(o) => {
-            let mut o = o.clone();
-            let before = o.len();
-            o.retain(|k, v| !(k.eq_ignore_ascii_case("$ref") && v.is_null()));
-            (o.len() != before).then_some(Value::Object(o))
-        }
-        _ => None,
-    }
+/// Drops a `"$ref": null` from a member item (an object); whether it changed anything. Items that
+/// are not objects are left for the core to refuse: a member is `{"value": "<id>"}`.
+fn member_item(item: &mut Value) -> bool {
+    let Value::Object(o) = item else {
+        return false;
+    };
+    let before = o.len();
+    o.retain(|k, v| !(k.eq_ignore_ascii_case("$ref") && v.is_null()));
+    o.len() != before
 }
 
+/// Member items of an array; anything but an array is left for the core to judge.
 fn member_items(v: &mut Value) -> bool {
     match v {
-        Value::Array(items) => {
-            let mut changed = false;
-            for it in items.iter_mut() {
-                if let Some(n) = member_item(it) {
-                    *it = n;
-                    changed = true;
-                }
-            }
-            changed
-        }
-        single @ (Value::String(_) | Value::Object(_)) => {
-            let item = member_item(single).unwrap_or_else(|| single.clone());
-            *single = Value::Array(vec![item]);
-            true
-        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, it| member_item(it) | changed),
         _ => false,
     }
 }
 
-/// Quirk 11: member items with or without `"$ref": null`, several per op, or bare ids
-/// (Microsoft's Postman suite) → an array of `{"value": "<id>"}`.
-pub fn member_items_in_op(op: &mut Value, fired: &mut Fired) {
+/// Quirk 11: member items with or without `"$ref": null`, several per op →
+/// `[{"value": "<id>"}, ...]`. With `bare_add` (the `entra` profile), the one bare-id shape quirk
+/// 11 documents (Microsoft's Postman suite: `{"op": "Add", "path": "members", "value": "<id>"}`)
+/// becomes `[{"value": "<id>"}]`. Nothing else is coerced: a bare id in any other op or place, an
+/// array of bare ids, or a `replace` of `members` with a string reaches the core, which refuses it
+/// (a `replace` with a coerced unknown id would empty the group).
+pub fn member_items_in_op(op: &mut Value, bare_add: bool, fired: &mut Fired) {
+    let is_members = op
+        .get("path")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.eq_ignore_ascii_case("members"));
+    let is_add = op.get("op").and_then(Value::as_str) == Some("add");
+    if bare_add
+        && is_members
+        && is_add
+        && let Some(Value::String(id)) = op.get("value")
+        && !id.is_empty()
+    {
+        op["value"] = json!([{ "value": id }]);
+        fire(fired, "entra.11.member_items");
+        return;
+    }
     if attr_in_op(op, "members", member_items) {
         fire(fired, "entra.11.member_items");
     }
 }
 
-/// Quirk 11: the same in POST/PUT bodies (Okta pushes groups with members).
+/// Quirk 11: the same `"$ref": null` items in POST/PUT bodies (Okta pushes groups with members).
+/// `members` must be an array of objects there; no other shape is rewritten.
 pub fn member_items_in_resource(body: &mut Value, fired: &mut Fired) {
     if attr_in_resource(body, "members", member_items) {
         fire(fired, "entra.11.member_items");
@@ -574,16 +581,17 @@ pub fn member_removal_by_value(op: Value, fired: &mut Fired) -> Vec<Value> {
         .get("path")
         .and_then(Value::as_str)
         .is_some_and(|p| p.eq_ignore_ascii_case("members"));
+    // Only the documented shape: an array of member objects. A single object or bare ids are
+    // left for the core, which refuses a `remove` with a value and explains the RFC form.
     let items = match op.get("value") {
         Some(Value::Array(a)) if is_remove && is_members && !a.is_empty() => a.clone(),
-        Some(v @ Value::Object(_)) if is_remove && is_members => vec![v.clone()],
         _ => return vec![op],
     };
     let mut out = Vec::with_capacity(items.len());
     for it in &items {
-        let id = match member_item(it).as_ref().unwrap_or(it) {
-            Value::Object(o) => key_ci(o, "value").and_then(|k| o.get(k)).cloned(),
-            other => Some(other.clone()),
+        let id = match it {
+            Value::Object(o) => key_ci(o, "value").and_then(|k| o.get(k)),
+            _ => None,
         };
         let Some(Value::String(id)) = id else {
             // not an id we can name: leave the op for the core to refuse
@@ -591,7 +599,7 @@ pub fn member_removal_by_value(op: Value, fired: &mut Fired) -> Vec<Value> {
         };
         out.push(json!({
             "op": "remove",
-            "path": format!("members[value eq {}]", Value::String(id)),
+            "path": format!("members[value eq {}]", Value::String(id.clone())),
         }));
     }
     fire(fired, "entra.10.member_removal_by_value");
@@ -606,9 +614,20 @@ pub fn empty_string_clears(op: &mut Value, schema: &ResourceSchema, fired: &mut 
     if kind != "add" && kind != "replace" {
         return;
     }
-    let has_path = op.get("path").and_then(Value::as_str).is_some();
+    let path = op.get("path").and_then(Value::as_str);
+    let has_path = path.is_some();
+    // `""` is never a set of values: a multi-valued attribute (`members`, `emails`) named whole
+    // by the path keeps its `""`, and the core refuses it, rather than every value being cleared.
+    let whole_multi = path
+        .and_then(|p| PatchPath::parse(p).ok())
+        .is_some_and(|p| {
+            p.filter.is_none()
+                && p.sub.is_none()
+                && resolve(schema, &p.attr)
+                    .is_some_and(|t| t.sub.unwrap_or(t.attribute).multi_valued)
+        });
     match op.get_mut("value") {
-        Some(Value::String(s)) if s.is_empty() && has_path => {
+        Some(Value::String(s)) if s.is_empty() && has_path && !whole_multi => {
             op["op"] = json!("replace");
             op["value"] = Value::Null;
             fire(fired, "entra.28.empty_clears");
@@ -616,7 +635,9 @@ pub fn empty_string_clears(op: &mut Value, schema: &ResourceSchema, fired: &mut 
         Some(Value::Object(obj)) if !has_path => {
             let mut changed = false;
             for (k, v) in obj.iter_mut() {
-                if matches!(v, Value::String(s) if s.is_empty()) {
+                let multi =
+                    attribute_of(schema, k).is_some_and(|(a, sub)| sub.unwrap_or(a).multi_valued);
+                if matches!(v, Value::String(s) if s.is_empty()) && !multi {
                     *v = Value::Null;
                     changed = true;
                 } else if let (Some(_), Value::Object(inner)) = (schema.extension(k), &mut *v) {
@@ -638,7 +659,7 @@ pub fn empty_string_clears(op: &mut Value, schema: &ResourceSchema, fired: &mut 
 
 /// Quirks 16 and 28: in POST/PUT bodies, empty strings (and elements left empty) are absent
 /// values, not values: `"nickName": ""` stores nothing.
-pub fn empty_strings_are_absent(body: &mut Value, fired: &mut Fired) {
+pub fn empty_strings_are_absent(body: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
     fn prune(v: &mut Value) -> bool {
         match v {
             Value::Object(o) => {
@@ -662,14 +683,56 @@ pub fn empty_strings_are_absent(body: &mut Value, fired: &mut Fired) {
             _ => false,
         }
     }
-    if prune(body) {
+    // `"members": ""` (a multi-valued attribute given as a string) is not an absent value but a
+    // wrong type: kept for the core to refuse, as a PUT would otherwise clear every member.
+    let kept: Vec<(String, Value)> = body
+        .as_object_mut()
+        .map(|o| {
+            let keys: Vec<String> = o
+                .iter()
+                .filter(|(k, v)| {
+                    matches!(v, Value::String(s) if s.is_empty())
+                        && attribute_of(schema, k)
+                            .is_some_and(|(a, sub)| sub.unwrap_or(a).multi_valued)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| o.remove(&k).map(|v| (k, v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let changed = prune(body);
+    if let Some(o) = body.as_object_mut() {
+        o.extend(kept);
+    }
+    if changed {
         fire(fired, "entra.28.empty_clears");
     }
 }
 
+/// The non-standard group URI Entra lists in `POST /Groups` (quirk 15).
+const ADSCIM_GROUP_URN: &str =
+    "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+/// The typo'd enterprise URN of the tutorial's Example 2 (quirk 15).
+const ENTERPRISE_TYPO_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
+
+/// Whether `urn` is one quirk 15 lets a body of `schema` list: its own core or extension URNs,
+/// the ADSCIM group URI on a Group, the typo'd enterprise URN on a User.
+fn tolerated_urn(urn: &str, schema: &ResourceSchema) -> bool {
+    urn.eq_ignore_ascii_case(&schema.core.id)
+        || schema.extension(urn).is_some()
+        || (schema.core.id.eq_ignore_ascii_case(GROUP_URN)
+            && urn.eq_ignore_ascii_case(ADSCIM_GROUP_URN))
+        || (schema.core.id.eq_ignore_ascii_case(USER_URN)
+            && urn.eq_ignore_ascii_case(ENTERPRISE_TYPO_URN))
+}
+
 /// Quirk 15: `schemas` as Entra sends it: custom extension URNs omitted though their attributes
 /// are present, the non-standard ADSCIM group URI, the typo `...enterprise:2.0User`, or no
-/// `schemas` at all. Rebuilt as the core URN plus the extensions actually present.
+/// `schemas` at all. Rebuilt as the core URN plus the extensions actually present. Only those
+/// shapes: a `schemas` that is not an array of strings, or lists any other URN (the User schema
+/// on a Group, a PatchOp, ...), is left as sent for the core to judge.
 pub fn lenient_schemas(body: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
     let Some(obj) = body.as_object_mut() else {
         return;
@@ -684,7 +747,14 @@ pub fn lenient_schemas(body: &mut Value, schema: &ResourceSchema, fired: &mut Fi
         .map(str::to_owned)
         .unwrap_or_else(|| "schemas".to_owned());
     let same = match obj.get(&key) {
+        None | Some(Value::Null) => false,
         Some(Value::Array(have)) => {
+            let tolerated = have
+                .iter()
+                .all(|h| h.as_str().is_some_and(|u| tolerated_urn(u, schema)));
+            if !tolerated {
+                return;
+            }
             have.len() == want.len()
                 && want.iter().all(|w| {
                     have.iter().any(|h| {
@@ -694,30 +764,10 @@ pub fn lenient_schemas(body: &mut Value, schema: &ResourceSchema, fired: &mut Fi
                     })
                 })
         }
-        _ => false,
+        Some(_) => return,
     };
     if !same {
         obj.insert(key, Value::Array(want));
-        fire(fired, "entra.15.lenient_schemas");
-    }
-}
-
-/// Quirk 15: a PatchOp body without its `schemas` URN.
-pub fn patch_schemas(body: &mut Value, fired: &mut Fired) {
-    let Some(obj) = body.as_object_mut() else {
-        return;
-    };
-    let ok = obj
-        .get("schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|a| {
-            a.iter().any(|u| {
-                u.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_URN))
-            })
-        });
-    if !ok {
-        obj.insert("schemas".to_owned(), json!([PATCH_OP_URN]));
         fire(fired, "entra.15.lenient_schemas");
     }
 }

@@ -400,6 +400,14 @@ impl SyntaxError {
     }
 }
 
+/// A character of an unquoted value ([`FilterOptions::unquoted_strings`], Entra quirk 18: the
+/// tutorial's `externalId eq jyoung`): letters, digits and the punctuation of user names, e-mail
+/// addresses, GUIDs and UPNs (`#EXT#`). Not quotes, braces, commas or backslashes, so a
+/// single-quoted string or a JSON object is not read as a string.
+fn unquoted_char(c: char) -> bool {
+    c.is_alphanumeric() || "._-+@#$%&*/=?^~!|:'".contains(c)
+}
+
 fn is_ws(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -723,6 +731,18 @@ impl<'s> Parser<'s> {
                 return Err(SyntaxError::new(
                     pos + i,
                     "control characters are not allowed in an unquoted string",
+                ));
+            }
+            if let Some(i) = w
+                .find(|c: char| !unquoted_char(c))
+                .or(w.starts_with('\'').then_some(0))
+            {
+                return Err(SyntaxError::new(
+                    pos + i,
+                    format!(
+                        "{EXPECT_VALUE}, found {:?}: strings must be in double quotes (an unquoted value is only a bare word such as jyoung or ada@example.com; single quotes and JSON objects are not values)",
+                        excerpt(w, 40)
+                    ),
                 ));
             }
             return Ok(Literal::String(w.to_owned()));

@@ -7,8 +7,8 @@
 //!   values saturate and are then clamped like any other: `startIndex` < 1 reads as 1 (RFC),
 //!   a negative `count` as 0 (RFC), a `count` above the server's maximum as that maximum.
 //! - An absent `count` stays `None`: the caller applies its default page size.
-//! - In a SearchRequest, `startIndex`/`count` are JSON integers; numeric strings are accepted
-//!   too (read as above). Member names match case-insensitively; `null` members count as absent;
+//! - In a SearchRequest, `startIndex`/`count` are JSON integers (read as above); a string, even
+//!   a numeric one, is 400 `invalidValue` (no client documents one; issue 13). Member names match case-insensitively; `null` members count as absent;
 //!   unknown members are 400 `invalidSyntax`. `attributes`/`excludedAttributes` must be arrays
 //!   of strings, and giving both non-empty is 400 `invalidSyntax` (RFC 7644 §3.9: "mutually
 //!   exclusive"). Bad attribute names are 400 `invalidValue`, like in query parameters.
@@ -298,7 +298,10 @@ fn integer(name: &str, v: Option<&Value>) -> Result<Option<i128>, ScimError> {
                 ScimError::invalid_value(format!("\"{name}\" must be an integer, found {n}"))
             })
         }
-        Some(Value::String(s)) => parse_int(&format!("\"{name}\""), s).map(Some),
+        Some(Value::String(s)) => Err(ScimError::invalid_value(format!(
+            "\"{name}\" must be a JSON integer (RFC 7644 §3.4.3), found the string {:?}",
+            excerpt(s, 40)
+        ))),
         Some(other) => Err(ScimError::invalid_value(format!(
             "\"{name}\" must be an integer, found {}",
             kind(other)

@@ -4,7 +4,9 @@
 //!
 //! - The body is an object whose `schemas` array lists the core schema URN (else 400
 //!   `invalidSyntax`). Other URNs must be this resource type's extensions; an extension's
-//!   attributes live in the object keyed by its URN.
+//!   attributes live in the object keyed by its URN. Another resource type's core schema or a
+//!   protocol message URN (`...:core:2.0:User` on a Group, `...:PatchOp`) is 400 `invalidSyntax`
+//!   whatever the unknown-attribute policy.
 //! - Keys are matched case-insensitively and written in the schema's spelling; the same key
 //!   given twice (differing only in case) is 400 `invalidSyntax`.
 //! - Values are type-checked (400 `invalidValue` naming the attribute and the expected type).
@@ -204,11 +206,33 @@ fn check_schemas(
     }
     for urn in urns.unwrap_or_default() {
         let known = urn.eq_ignore_ascii_case(core) || schema.extension(urn).is_some();
+        if !known && foreign(urn) {
+            // Another resource type's schema or a protocol message: the body is not a
+            // {resource_type}, whatever the unknown-attribute policy (issue 13).
+            return Err(ScimError::invalid_syntax(format!(
+                "\"schemas\" lists \"{urn}\", which is not a schema of {} resources (expected \"{core}\" and its extensions)",
+                schema.resource_type
+            )));
+        }
         if !known {
             checker.unknown(urn, "schema")?;
         }
     }
     Ok(())
+}
+
+/// Whether `urn` names a core resource schema or a protocol message of RFC 7643/7644
+/// (`urn:ietf:params:scim:schemas:core:2.0:*`, `urn:ietf:params:scim:api:messages:2.0:*`): listed
+/// by a body of another resource type, it says the body is something else.
+fn foreign(urn: &str) -> bool {
+    const PREFIXES: [&str; 2] = [
+        "urn:ietf:params:scim:schemas:core:2.0:",
+        "urn:ietf:params:scim:api:messages:2.0:",
+    ];
+    PREFIXES.iter().any(|p| {
+        urn.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    })
 }
 
 /// Every attribute definition with the JSON object key path it lives under.

@@ -68,9 +68,12 @@ pub async fn fetch<T: Transport>(
     }
 }
 
-/// The SCIM User ids named by `members` values (objects with `value`, or bare ids), checked
-/// against the users' id type. An id that cannot name a user (`"abc"` for integer ids) is a 400
-/// under `unknown_members = "reject"`, and skipped with a warning under `"ignore"`.
+/// The SCIM User ids named by `members` values, each an object whose `value` is a string (RFC
+/// 7643 §4.2: `members.value` is a string), checked against the users' id type. A bare id, a
+/// number or any other shape is a 400 `invalidValue`: it is never coerced into a member (the one
+/// bare-id shape Entra documents, quirk 11, is rewritten by the normalizer before this). An id
+/// that cannot name a user (`"abc"` for integer ids) is a 400 under `unknown_members = "reject"`,
+/// and skipped with a warning under `"ignore"`.
 pub fn member_ids<T: Transport>(
     ctx: &Ctx<'_, T>,
     values: &[Value],
@@ -79,18 +82,28 @@ pub fn member_ids<T: Transport>(
     let mut out = Vec::with_capacity(values.len());
     for v in values {
         let id = match v {
-            Value::Object(o) => o
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("value"))
-                .map(|(_, v)| v),
-            other => Some(other),
+            Value::Object(o) => {
+                if let Some(k) = o.keys().find(|k| {
+                    !["value", "$ref", "display", "type"]
+                        .iter()
+                        .any(|s| k.eq_ignore_ascii_case(s))
+                }) {
+                    return Err(Error::Client(ScimError::invalid_value(format!(
+                        "unknown sub-attribute 'members.{k}': a member has \"value\", \"$ref\", \"display\" and \"type\""
+                    ))));
+                }
+                o.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                    .map(|(_, v)| v)
+            }
+            _ => None,
         };
         let text = match id {
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
             _ => {
                 return Err(Error::Client(ScimError::invalid_value(format!(
-                    "a member needs a \"value\" holding a User id; got {v}"
+                    "each item of \"members\" is an object whose \"value\" is a User id string, e.g. {{\"value\": \"17\"}}; got {}",
+                    short(v)
                 ))));
             }
         };
@@ -111,6 +124,15 @@ pub fn member_ids<T: Transport>(
         }
     }
     Ok(out)
+}
+
+/// A JSON value for an error message, cut at 80 characters.
+fn short(v: &Value) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(80) {
+        None => text,
+        Some((i, _)) => format!("{}…", &text[..i]),
+    }
 }
 
 /// The members a group is about to be written with, for membership held in the group object:

@@ -698,7 +698,7 @@ fn member_op(op: &PatchOp) -> Option<(bool, Vec<Value>)> {
                 ..
             }),
         ) if p.urn.is_none() && p.sub.is_none() && p.name.eq_ignore_ascii_case("value") => {
-            Some((false, vec![Value::String(s.clone())]))
+            Some((false, vec![serde_json::json!({ "value": s })]))
         }
         _ => None,
     }

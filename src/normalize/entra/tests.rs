@@ -83,3 +83,91 @@ fn lenient_schemas_is_stable_once_canonical() {
     lenient_schemas(&mut body, &reg.user, &mut again);
     assert!(again.is_empty());
 }
+
+#[test]
+fn lenient_schemas_rebuilds_only_the_quirk_15_shapes() {
+    let reg = Registry::standard();
+    let mut fired = Vec::new();
+    let mut adscim = json!({"schemas": [GROUP_URN, ADSCIM_GROUP_URN], "displayName": "g"});
+    lenient_schemas(&mut adscim, &reg.group, &mut fired);
+    assert_eq!(adscim["schemas"], json!([GROUP_URN]));
+    let mut typo = json!({"schemas": [USER_URN, ENTERPRISE_TYPO_URN], "userName": "u"});
+    lenient_schemas(&mut typo, &reg.user, &mut fired);
+    assert_eq!(typo["schemas"], json!([USER_URN]));
+    // another resource type's schema is not a quirk: left as sent, for the core to refuse
+    let mut fired = Vec::new();
+    for schemas in [
+        json!([USER_URN]),
+        json!([GROUP_URN, USER_URN]),
+        json!(GROUP_URN),
+    ] {
+        let mut body = json!({"schemas": schemas.clone(), "displayName": "g"});
+        lenient_schemas(&mut body, &reg.group, &mut fired);
+        assert_eq!(body["schemas"], schemas);
+    }
+    // the ADSCIM URI names a group, not a user
+    let mut body = json!({"schemas": [USER_URN, ADSCIM_GROUP_URN], "userName": "u"});
+    lenient_schemas(&mut body, &reg.user, &mut fired);
+    assert_eq!(body["schemas"], json!([USER_URN, ADSCIM_GROUP_URN]));
+    assert!(fired.is_empty());
+}
+
+#[test]
+fn member_items_rewrite_only_the_quirk_11_shapes() {
+    let mut fired = Vec::new();
+    // the Postman suite's bare-id Add, in the entra profile only
+    let mut op = json!({"op": "add", "path": "members", "value": "17"});
+    member_items_in_op(&mut op, true, &mut fired);
+    assert_eq!(op["value"], json!([{"value": "17"}]));
+    let mut op = json!({"op": "add", "path": "members", "value": "17"});
+    member_items_in_op(&mut op, false, &mut Vec::new());
+    assert_eq!(op["value"], "17", "okta: left for the core to refuse");
+    // a replace with a bare id would empty the group: never coerced
+    let mut fired = Vec::new();
+    for value in [json!("x"), json!(["17"]), json!({"value": "17"}), json!("")] {
+        let mut op = json!({"op": "replace", "path": "members", "value": value.clone()});
+        member_items_in_op(&mut op, true, &mut fired);
+        assert_eq!(op["value"], value);
+    }
+    let mut op = json!({"op": "add", "path": "members", "value": ["17"]});
+    member_items_in_op(&mut op, true, &mut fired);
+    assert_eq!(op["value"], json!(["17"]));
+    let mut body = json!({"members": "17"});
+    member_items_in_resource(&mut body, &mut fired);
+    assert_eq!(body["members"], "17");
+    assert!(fired.is_empty());
+    // `"$ref": null` goes, in POST bodies too
+    let mut body = json!({"members": [{"$ref": null, "value": "17"}]});
+    member_items_in_resource(&mut body, &mut fired);
+    assert_eq!(body["members"], json!([{"value": "17"}]));
+    // a remove by bare ids is not quirk 10: left for the core, which refuses a remove with a value
+    let op = json!({"op": "remove", "path": "members", "value": ["17"]});
+    assert_eq!(
+        member_removal_by_value(op.clone(), &mut Vec::new()),
+        vec![op]
+    );
+    let op = json!({"op": "remove", "path": "members", "value": {"value": "17"}});
+    assert_eq!(
+        member_removal_by_value(op.clone(), &mut Vec::new()),
+        vec![op]
+    );
+}
+
+#[test]
+fn empty_strings_never_clear_a_whole_multi_valued_attribute() {
+    let reg = Registry::standard();
+    let mut fired = Vec::new();
+    let mut op = json!({"op": "replace", "path": "members", "value": ""});
+    empty_string_clears(&mut op, &reg.group, &mut fired);
+    assert_eq!(op["value"], "");
+    let mut op = json!({"op": "replace", "value": {"members": "", "displayName": ""}});
+    empty_string_clears(&mut op, &reg.group, &mut fired);
+    assert_eq!(op["value"], json!({"members": "", "displayName": null}));
+    let mut body = json!({"displayName": "g", "members": "", "externalId": ""});
+    empty_strings_are_absent(&mut body, &reg.group, &mut fired);
+    assert_eq!(body, json!({"displayName": "g", "members": ""}));
+    // a single value is still cleared (quirk 28)
+    let mut op = json!({"op": "replace", "path": "emails[type eq \"work\"].value", "value": ""});
+    empty_string_clears(&mut op, &reg.user, &mut fired);
+    assert_eq!(op["value"], Value::Null);
+}

@@ -428,6 +428,34 @@ fn unquoted_strings_are_read_only_when_enabled() {
     );
     let e = parse_err("externalId eq jyoung");
     assert!(e.detail.contains("double quotes"), "{}", e.detail);
+    // Quirk 18 is a bare word: UPNs, e-mail addresses, GUIDs and guest UPNs are words...
+    for word in [
+        "ada@example.com",
+        "7d420df3-9995-4831-a406-ecf8166f5f6a",
+        "ada_contoso.com#EXT#@tenant.onmicrosoft.com",
+        "o'brien@example.com",
+    ] {
+        let f = parse_with(&format!("userName eq {word}"), &opts).expect(word);
+        assert_eq!(f.without_positions(), cmp("userName", Eq, s(word)));
+    }
+    // ...single-quoted strings and JSON values are not (RFC 7644 §3.4.2.2: invalidFilter)
+    for (input, at) in [
+        ("userName eq 'a'", 12),
+        ("userName eq {}", 12),
+        ("userName eq {\"a\":1}", 12),
+        ("userName eq a\\b", 13),
+        ("userName eq a,b", 13),
+    ] {
+        let e = parse_with(input, &opts).expect_err(input);
+        assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{input}");
+        assert!(
+            e.detail
+                .starts_with(&format!("invalid filter at position {at}:"))
+                && e.detail.contains("double quotes"),
+            "{input}: {}",
+            e.detail
+        );
+    }
 }
 
 #[test]

@@ -122,7 +122,7 @@ fn search_request_follows_rfc7644_section_3_4_3() {
     let r = parse_search_request(&json!({
         "SCHEMAS": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
         "excludedAttributes": ["emails"],
-        "startIndex": "-4",
+        "startIndex": -4,
         "count": -2,
         "sortBy": "name.familyName",
         "sortOrder": "DESCENDING",
@@ -201,7 +201,12 @@ fn search_request_errors() {
         (
             json!({"schemas": urn, "count": "ten"}),
             ScimType::InvalidValue,
-            "\"count\" must be an integer",
+            "\"count\" must be a JSON integer",
+        ),
+        (
+            json!({"schemas": urn, "startIndex": "2"}),
+            ScimType::InvalidValue,
+            "\"startIndex\" must be a JSON integer (RFC 7644 §3.4.3), found the string \"2\"",
         ),
         (
             json!({"schemas": urn, "startIndex": true}),
