@@ -53,15 +53,19 @@ impl Failure {
         let scim = self.error.to_scim();
         let status = StatusCode::from_u16(scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut r = json(status, &scim.to_json());
-        if let Error::Platform(
-            PlatformError::Overloaded { retry_after_secs }
-            | PlatformError::Contended { retry_after_secs },
-        ) = &self.error
-        {
-            r.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                HeaderValue::from(*retry_after_secs),
-            );
+        let retry_after = match &self.error {
+            Error::Platform(
+                PlatformError::Overloaded { retry_after_secs }
+                | PlatformError::Contended { retry_after_secs },
+            ) => Some(*retry_after_secs),
+            Error::Platform(PlatformError::Refused(_)) => {
+                Some(crate::error::REFUSED_RETRY_AFTER_SECS)
+            }
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
         for (name, value) in self.headers {
             r.headers_mut().insert(name, value);
