@@ -339,25 +339,27 @@ impl Backend {
         } else {
             1
         };
-        self.call_until(call, budget::deadline(), attempts).await
+        let min_attempt = budget::MIN_ATTEMPT.min(self.settings.timeout);
+        self.call_until(call, budget::deadline(), attempts, min_attempt)
+            .await
     }
 
     /// One attempt of `call`, done (answer, failure or timeout) by `deadline`: the readiness
-    /// probe, which must answer within its own deadline whatever the platform does.
+    /// probe, which must answer within its own deadline whatever the platform does (however
+    /// short that deadline is: it is the whole point of the call).
     pub async fn probe(&self, call: &Call, deadline: Instant) -> Result<Reply, Error> {
-        self.call_until(call, Some(deadline), 1).await
+        self.call_until(call, Some(deadline), 1, Duration::ZERO)
+            .await
     }
 
-    /// The shortest attempt worth starting.
-    fn min_attempt(&self) -> Duration {
-        budget::MIN_ATTEMPT.min(self.settings.timeout)
-    }
-
+    /// `call` in at most `attempts` attempts, none starting with less than `min_attempt` left
+    /// before `deadline`.
     async fn call_until(
         &self,
         call: &Call,
         deadline: Option<Instant>,
         attempts: u32,
+        min_attempt: Duration,
     ) -> Result<Reply, Error> {
         let left = |d: Option<Instant>| d.map(|d| d.saturating_duration_since(Instant::now()));
         let spent = |what: &str| {
@@ -390,7 +392,7 @@ impl Backend {
             // The attempt's deadline: the platform timeout, capped at what is left of the budget.
             let timeout = match left(deadline) {
                 None => self.settings.timeout,
-                Some(l) if l < self.min_attempt() => {
+                Some(l) if l < min_attempt || l.is_zero() => {
                     return last.unwrap_or_else(|| spent("before the call could start"));
                 }
                 Some(l) => l.min(self.settings.timeout),
@@ -430,7 +432,7 @@ impl Backend {
             let needed = if matches!(outcome, Err(Error::Platform(PlatformError::Timeout(_)))) {
                 self.settings.timeout
             } else {
-                self.min_attempt()
+                min_attempt
             };
             let room = left(deadline).is_none_or(|l| l >= backoff + needed);
             if !retryable || attempt == attempts || !room {

@@ -138,6 +138,18 @@ async fn readyz_answers_503_within_its_deadline_when_the_platform_never_answers(
 }
 
 #[tokio::test]
+async fn a_readiness_timeout_shorter_than_the_shortest_request_attempt_still_probes() {
+    // 100 ms is below the 250 ms a SCIM request's attempt needs: the probe makes its call anyway.
+    let m = scim_sidecar::demo::MAPPING_TOML.replace("timeout = \"800ms\"", "timeout = \"100ms\"");
+    assert!(m.contains("timeout = \"100ms\""));
+    let s = Stack::start_with("", Some(&m)).await;
+    let url = format!("http://{}/readyz", s.sidecar.admin_addr);
+    let (status, body, _) = readyz(s.client.clone(), url).await;
+    assert_eq!(status, 200, "{body}");
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn a_blackholed_platform_is_504_within_the_request_budget_not_after_every_retry() {
     let hole = Blackhole::start().await;
     // Without the budget, a GET would take 5 retries + 1 attempts of 1 s each: over 6 s.
