@@ -5,13 +5,14 @@
 # Entra-like client through latency with jitter, connection stalls, reset_peer, responses cut
 # short, bandwidth limits, a 10-second platform outage, and all of them mixed, and compares the
 # platform's state with the client's after each. One line per fault, then `N passed, M failed`;
-# exits non-zero on any failure. About 3 minutes on 2 cores.
+# exits non-zero on any failure. About 2 minutes on 2 cores (plus the first go install).
 #
 # Needs: cargo, go (toxiproxy-server is installed with `go install` into target/toxiproxy/bin
-# when missing; set TOXIPROXY_SERVER to use another), python3. Environment: SCIM_SIDECAR_BIN (the
-# binary; default target/debug/scim-sidecar, built when missing), TOXI_FAULTS (a comma-separated
-# subset: latency,stall,reset_peer,cut_short,bandwidth,outage,mixed), TOXI_KEEP=1 keeps the
-# working directory (logs, config). Results as JSON in target/toxiproxy/results.json.
+# when missing; set TOXIPROXY_SERVER to use another), python3. Environment: SCIM_SIDECAR_BIN
+# (the binary; default target/debug/scim-sidecar, brought up to date with cargo build),
+# TOXI_FAULTS (a comma-separated subset: latency,stall,reset_peer,cut_short,bandwidth,outage,
+# mixed), TOXI_KEEP=1 keeps the working directory (logs, config). Results as JSON in
+# target/toxiproxy/results.json.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -81,10 +82,11 @@ PY
 
 # --- what it needs -------------------------------------------------------------------------
 command -v python3 >/dev/null || die "python3 not found"
-if [ ! -x "$BIN" ]; then
-  log "building $BIN (cargo build --locked)"
+if [ -z "${SCIM_SIDECAR_BIN:-}" ]; then
+  # Up to date with the sources (a no-op after cargo test).
   cargo build --locked >"$OUT/build.log" 2>&1 || die "cargo build failed; see $OUT/build.log"
 fi
+[ -x "$BIN" ] || die "no binary at $BIN"
 TOXI="${TOXIPROXY_SERVER:-$OUT/bin/toxiproxy-server}"
 if [ ! -x "$TOXI" ]; then
   command -v go >/dev/null || die "toxiproxy-server not found and no go to install it"
