@@ -156,8 +156,10 @@ impl App {
         }
     }
 
-    /// Whether the platform answers its readiness probe (no probe configured: yes). A result is
-    /// reused for the probe's `cache` duration; probes never overlap.
+    /// Whether the platform answers its readiness probe (no probe configured: yes), within the
+    /// probe's `timeout` whatever the platform does. A result, failures included, is reused for
+    /// the probe's `cache` duration; probes never overlap: one waiting for another's result
+    /// waits at most its own deadline, so a hung platform sees one call at a time.
     pub async fn platform_ready(&self) -> Result<(), String> {
         let rt = self.runtime();
         let Some(mapping) = rt.config.scim.mapping.as_deref() else {
@@ -166,17 +168,29 @@ impl App {
         let Some(probe) = &mapping.readiness else {
             return Ok(());
         };
-        let mut last = self.readiness.lock().await;
+        let deadline = tokio::time::Instant::now() + probe.timeout;
+        let within = crate::config::values::format_duration(probe.timeout);
+        let Ok(mut last) = tokio::time::timeout_at(deadline, self.readiness.lock()).await else {
+            return Err(format!(
+                "another readiness probe did not finish within {within} (platform.readiness.timeout)"
+            ));
+        };
         if let Some((at, result)) = last.as_ref()
             && at.elapsed() < probe.cache
         {
             return result.clone();
         }
-        let result = match mapping.backend.call(&probe.call).await {
-            Ok(reply) if reply.status.is_success() => Ok(()),
-            Ok(reply) => Err(format!("the platform answered {}", reply.status.as_u16())),
-            Err(e) => Err(e.to_string()),
-        };
+        let result =
+            match tokio::time::timeout_at(deadline, mapping.backend.probe(&probe.call, deadline))
+                .await
+            {
+                Ok(Ok(reply)) if reply.status.is_success() => Ok(()),
+                Ok(Ok(reply)) => Err(format!("the platform answered {}", reply.status.as_u16())),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!(
+                    "no answer within {within} (platform.readiness.timeout)"
+                )),
+            };
         *last = Some((tokio::time::Instant::now(), result.clone()));
         result
     }

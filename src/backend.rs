@@ -5,6 +5,10 @@
 //! and retries the call once. A client certificate, when configured, is presented to the platform
 //! and to its token endpoint alike.
 //!
+//! Every call of a SCIM request fits in the request's budget ([`budget`]): an attempt's deadline
+//! is capped at what is left of it, no attempt starts with less than [`budget::MIN_ATTEMPT`] left,
+//! and an attempt cut short by the budget is not retried.
+//!
 //! It moves bytes and classifies transport failures; what a platform status *means* is the
 //! mapping's business (`mapping::errors`).
 
@@ -25,9 +29,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use crate::error::{Error, PlatformError};
 
+pub mod budget;
 mod oauth;
 
 pub use oauth::{ClientAuth, OAuth2, Secret};
@@ -49,6 +55,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// Extra attempts for idempotent calls after a transport failure or 502/503/504.
     pub retries: u32,
+    /// How long, from its start, a SCIM request's platform calls may take in all (attempts,
+    /// retries, backoffs, waits for a slot).
+    pub request_budget: Duration,
     /// Concurrent platform calls.
     pub max_concurrency: usize,
     /// How long a call may wait for a free slot before the request gets 503 + Retry-After.
@@ -75,6 +84,7 @@ impl fmt::Debug for Settings {
             .field("ca_file", &self.ca_file)
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
+            .field("request_budget", &self.request_budget)
             .field("max_concurrency", &self.max_concurrency)
             .field("oauth", &self.oauth)
             .field("client_cert", &self.client_cert)
@@ -317,25 +327,9 @@ impl Backend {
     }
 
     /// Performs a call: waits for a slot (bounded), sends, reads the whole reply under the
-    /// deadline, and retries idempotent calls on transport failures and 502/503/504.
+    /// deadline, and retries idempotent calls on transport failures and 502/503/504, all within
+    /// the current request's budget ([`budget::deadline`]).
     pub async fn call(&self, call: &Call) -> Result<Reply, Error> {
-        // A free slot is taken at once; only a wait for one sets up a deadline.
-        let _slot = match self.slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => match tokio::time::timeout(
-                self.settings.queue_timeout,
-                self.slots.clone().acquire_owned(),
-            )
-            .await
-            {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_)) | Err(_) => {
-                    return Err(Error::Platform(PlatformError::Overloaded {
-                        retry_after_secs: 1,
-                    }));
-                }
-            },
-        };
         let idempotent = matches!(
             call.method,
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE
@@ -345,16 +339,74 @@ impl Backend {
         } else {
             1
         };
+        let min_attempt = budget::MIN_ATTEMPT.min(self.settings.timeout);
+        self.call_until(call, budget::deadline(), attempts, min_attempt)
+            .await
+    }
+
+    /// One attempt of `call`, done (answer, failure or timeout) by `deadline`: the readiness
+    /// probe, which must answer within its own deadline whatever the platform does (however
+    /// short that deadline is: it is the whole point of the call).
+    pub async fn probe(&self, call: &Call, deadline: Instant) -> Result<Reply, Error> {
+        self.call_until(call, Some(deadline), 1, Duration::ZERO)
+            .await
+    }
+
+    /// `call` in at most `attempts` attempts, none starting with less than `min_attempt` left
+    /// before `deadline`.
+    async fn call_until(
+        &self,
+        call: &Call,
+        deadline: Option<Instant>,
+        attempts: u32,
+        min_attempt: Duration,
+    ) -> Result<Reply, Error> {
+        let left = |d: Option<Instant>| d.map(|d| d.saturating_duration_since(Instant::now()));
+        let spent = |what: &str| {
+            Err(Error::Platform(PlatformError::Timeout(format!(
+                "{}: the request's platform budget (platform.request_budget) was spent {what}",
+                call.operation
+            ))))
+        };
+        // A free slot is taken at once; only a wait for one sets up a deadline.
+        let _slot = match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let wait = left(deadline).map_or(self.settings.queue_timeout, |l| {
+                    l.min(self.settings.queue_timeout)
+                });
+                match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) | Err(_) => {
+                        return Err(Error::Platform(PlatformError::Overloaded {
+                            retry_after_secs: 1,
+                        }));
+                    }
+                }
+            }
+        };
         let mut backoff = Duration::from_millis(50);
         let mut last = None;
         let mut reauthorized = false;
         for attempt in 1..=attempts {
-            let outcome = self.authorized_attempt(call, &mut reauthorized).await;
+            // The attempt's deadline: the platform timeout, capped at what is left of the budget.
+            let timeout = match left(deadline) {
+                None => self.settings.timeout,
+                Some(l) if l < min_attempt || l.is_zero() => {
+                    return last.unwrap_or_else(|| spent("before the call could start"));
+                }
+                Some(l) => l.min(self.settings.timeout),
+            };
+            let outcome = self
+                .authorized_attempt(call, &mut reauthorized, timeout)
+                .await;
             let retryable = match &outcome {
                 Ok(r) => matches!(r.status.as_u16(), 502..=504),
-                Err(Error::Platform(PlatformError::Unreachable(_) | PlatformError::Timeout(_))) => {
-                    true
-                }
+                Err(Error::Platform(
+                    PlatformError::Unreachable(_)
+                    | PlatformError::Refused(_)
+                    | PlatformError::Timeout(_),
+                )) => true,
                 Err(_) => false,
             };
             if attempt > 1
@@ -374,12 +426,28 @@ impl Backend {
                     body: Bytes::new(),
                 });
             }
-            if !retryable || attempt == attempts {
+            // Room for a retry after the backoff: after a timeout, a whole `timeout` (a platform
+            // that did not answer in that long will not answer in less); after a failure that
+            // came fast, the shortest attempt worth starting.
+            let needed = if matches!(outcome, Err(Error::Platform(PlatformError::Timeout(_)))) {
+                self.settings.timeout
+            } else {
+                min_attempt
+            };
+            let room = left(deadline).is_none_or(|l| l >= backoff + needed);
+            if !retryable || attempt == attempts || !room {
                 if attempt > 1 && outcome.is_ok() {
                     tracing::warn!(
                         operation = call.operation,
                         attempt,
                         "platform call succeeded after retry"
+                    );
+                }
+                if retryable && attempt < attempts && !room {
+                    tracing::debug!(
+                        operation = call.operation,
+                        attempt,
+                        "not retrying: the request's platform budget is spent"
                     );
                 }
                 return outcome;
@@ -403,19 +471,20 @@ impl Backend {
         &self,
         call: &Call,
         reauthorized: &mut bool,
+        timeout: Duration,
     ) -> Result<Reply, Error> {
         let Some(oauth) = &self.settings.oauth else {
-            return self.attempt(call, None).await;
+            return self.attempt(call, None, timeout).await;
         };
         let fetch = oauth::Fetch {
             oauth,
             client: &self.client,
-            timeout: self.settings.timeout,
+            timeout,
             max_bytes: self.settings.max_response_bytes.min(1 << 20),
             metrics: self.metrics.get().map(Arc::as_ref),
         };
         let token = self.tokens.get(&fetch).await?;
-        let reply = self.attempt(call, Some(&token.header)).await?;
+        let reply = self.attempt(call, Some(&token.header), timeout).await?;
         if reply.status != StatusCode::UNAUTHORIZED || *reauthorized {
             return Ok(reply);
         }
@@ -426,10 +495,15 @@ impl Backend {
         );
         self.tokens.reject(&token);
         let token = self.tokens.get(&fetch).await?;
-        self.attempt(call, Some(&token.header)).await
+        self.attempt(call, Some(&token.header), timeout).await
     }
 
-    async fn attempt(&self, call: &Call, token: Option<&HeaderValue>) -> Result<Reply, Error> {
+    async fn attempt(
+        &self,
+        call: &Call,
+        token: Option<&HeaderValue>,
+        timeout: Duration,
+    ) -> Result<Reply, Error> {
         let uri = self.url(call);
         let body = match &call.body {
             Some(v) => {
@@ -459,13 +533,16 @@ impl Backend {
         let req = builder
             .body(Full::new(body))
             .map_err(|e| Error::Internal(format!("cannot build platform request: {e}")))?;
-        let timeout = self.settings.timeout;
         let max = self.settings.max_response_bytes;
         let op = call.operation;
         let fut = async {
             let resp = self.client.request(req).await.map_err(|e| {
                 let detail = format!("{op}: {}", describe(&e));
-                Error::Platform(PlatformError::Unreachable(detail))
+                if never_sent(&e) {
+                    Error::Platform(PlatformError::Refused(detail))
+                } else {
+                    Error::Platform(PlatformError::Unreachable(detail))
+                }
             })?;
             let (parts, body) = resp.into_parts();
             let bytes = Limited::new(body, max)
@@ -567,6 +644,27 @@ fn claims_json(headers: &HeaderMap) -> bool {
                     && essence[essence.len() - 5..].eq_ignore_ascii_case(b"+json"))
         })
         .unwrap_or(false)
+}
+
+/// Whether a client error says the request never left: the TCP connection was refused or could
+/// not be opened in time (the platform is down or restarting, not misbehaving). TLS and DNS
+/// failures are not: they are usually configuration, not a passing state.
+fn never_sent(e: &hyper_util::client::legacy::Error) -> bool {
+    use std::error::Error as _;
+    if !e.is_connect() {
+        return false;
+    }
+    let mut src = e.source();
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::TimedOut
+            );
+        }
+        src = s.source();
+    }
+    false
 }
 
 pub(crate) fn describe(e: &hyper_util::client::legacy::Error) -> String {

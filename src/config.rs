@@ -671,7 +671,7 @@ impl Validator<'_> {
             request_timeout: self.duration(
                 "server.request_timeout",
                 r.request_timeout,
-                Duration::from_secs(50),
+                Duration::from_secs(25),
             ),
             drain_timeout: self.duration(
                 "server.drain_timeout",

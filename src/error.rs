@@ -19,8 +19,13 @@ pub enum Error {
 /// How the platform failed; each kind maps to one status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformError {
-    /// Connection refused, reset, DNS or TLS failure: 502.
+    /// Connection reset or cut short, DNS or TLS failure: 502 (the platform may have received
+    /// the request).
     Unreachable(String),
+    /// The platform refused the TCP connection or did not accept it within `connect_timeout`: the
+    /// request never left, the platform is down or restarting. 503 with `Retry-After`
+    /// ([`REFUSED_RETRY_AFTER_SECS`]).
+    Refused(String),
     /// No answer within the configured timeout: 504.
     Timeout(String),
     /// The sidecar's cap on concurrent platform calls is reached: 503 with `Retry-After`.
@@ -42,6 +47,10 @@ pub enum PlatformError {
     /// unreachable, 504 when it did not answer in time. The cause never holds a secret.
     Token(TokenFailure, String),
 }
+
+/// The `Retry-After` of a 503 for a platform that refused the connection: a restarting platform
+/// is usually back within seconds.
+pub const REFUSED_RETRY_AFTER_SECS: u64 = 5;
 
 /// Why the token endpoint gave no access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,9 +83,11 @@ impl Error {
         match self {
             Error::Client(e) => e.status,
             Error::Platform(PlatformError::Unreachable(_) | PlatformError::BadResponse(_)) => 502,
-            Error::Platform(PlatformError::Overloaded { .. } | PlatformError::Contended { .. }) => {
-                503
-            }
+            Error::Platform(
+                PlatformError::Overloaded { .. }
+                | PlatformError::Contended { .. }
+                | PlatformError::Refused(_),
+            ) => 503,
             Error::Platform(PlatformError::Timeout(_)) => 504,
             Error::Platform(PlatformError::Token(kind, _)) => match kind {
                 TokenFailure::Refused | TokenFailure::BadAnswer => 502,
@@ -105,6 +116,11 @@ impl Error {
                 status,
                 None,
                 "the platform behind this SCIM endpoint is unreachable; try again later",
+            ),
+            Error::Platform(PlatformError::Refused(_)) => ScimError::new(
+                status,
+                None,
+                "the platform behind this SCIM endpoint is not accepting connections (down or restarting); nothing was changed, retry after the Retry-After delay",
             ),
             Error::Platform(PlatformError::Timeout(_)) => ScimError::new(
                 status,
@@ -156,6 +172,9 @@ impl fmt::Display for Error {
             Error::Platform(PlatformError::Unreachable(m)) => {
                 write!(f, "platform unreachable: {m}")
             }
+            Error::Platform(PlatformError::Refused(m)) => {
+                write!(f, "platform refused the connection: {m}")
+            }
             Error::Platform(PlatformError::Timeout(m)) => write!(f, "platform timeout: {m}"),
             Error::Platform(PlatformError::Overloaded { retry_after_secs }) => write!(
                 f,
@@ -196,6 +215,10 @@ mod tests {
             502
         );
         assert_eq!(
+            Error::Platform(PlatformError::Refused("refused".into())).status(),
+            503
+        );
+        assert_eq!(
             Error::Platform(PlatformError::Timeout("10s".into())).status(),
             504
         );
@@ -226,6 +249,7 @@ mod tests {
         for e in [
             Error::Platform(PlatformError::BadResponse(secret.into())),
             Error::Platform(PlatformError::Unreachable(secret.into())),
+            Error::Platform(PlatformError::Refused(secret.into())),
             Error::Platform(PlatformError::Timeout(secret.into())),
             Error::Platform(PlatformError::Token(TokenFailure::Refused, secret.into())),
             Error::Internal(secret.into()),

@@ -48,7 +48,16 @@ where
         ..Trace::default()
     };
     let timeout = rt.config.server.request_timeout;
-    let outcome = match tokio::time::timeout(timeout, serve(&rt, req, conn, &mut trace)).await {
+    // The platform calls' budget, counted from the request's start like the client's own clock.
+    let budget = rt
+        .config
+        .scim
+        .mapping
+        .as_deref()
+        .map_or(timeout, |m| m.backend.settings().request_budget);
+    let deadline = crate::backend::budget::deadline_for(started, budget, timeout);
+    let served = crate::backend::budget::within(deadline, serve(&rt, req, conn, &mut trace));
+    let outcome = match tokio::time::timeout(timeout, served).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::from(Error::Platform(PlatformError::Timeout(
             format!(

@@ -53,15 +53,21 @@ impl Failure {
         let scim = self.error.to_scim();
         let status = StatusCode::from_u16(scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut r = json(status, &scim.to_json());
-        if let Error::Platform(
-            PlatformError::Overloaded { retry_after_secs }
-            | PlatformError::Contended { retry_after_secs },
-        ) = &self.error
-        {
-            r.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                HeaderValue::from(*retry_after_secs),
-            );
+        let retry_after = match &self.error {
+            Error::Platform(
+                PlatformError::Overloaded { retry_after_secs }
+                | PlatformError::Contended { retry_after_secs },
+            ) => Some(*retry_after_secs),
+            // Transient unavailability: the platform, or its token endpoint, is not reachable.
+            Error::Platform(
+                PlatformError::Refused(_)
+                | PlatformError::Token(crate::error::TokenFailure::Unreachable, _),
+            ) => Some(crate::error::REFUSED_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
         for (name, value) in self.headers {
             r.headers_mut().insert(name, value);
@@ -113,6 +119,25 @@ mod tests {
             "Bearer realm=\"scim\""
         );
         assert_eq!(body(r).await["status"], "401");
+    }
+
+    #[tokio::test]
+    async fn a_platform_that_refuses_connections_is_503_with_retry_after() {
+        for e in [
+            Error::Platform(PlatformError::Refused("connection refused".into())),
+            Error::Platform(PlatformError::Token(
+                crate::error::TokenFailure::Unreachable,
+                "connection refused".into(),
+            )),
+        ] {
+            let r = Failure::from(e).into_response();
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(r.headers()[http::header::RETRY_AFTER], "5");
+        }
+        let r = Failure::from(Error::Platform(PlatformError::Unreachable("reset".into())))
+            .into_response();
+        assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+        assert!(r.headers().get(http::header::RETRY_AFTER).is_none());
     }
 
     #[tokio::test]

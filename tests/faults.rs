@@ -186,7 +186,7 @@ async fn each_platform_fault_maps_to_its_scim_error_and_only_idempotent_calls_ar
 }
 
 #[tokio::test]
-async fn an_unreachable_platform_is_502_after_the_retries() {
+async fn an_unreachable_platform_is_503_with_retry_after_after_the_retries() {
     // A port nothing listens on: bind one, note it, close it.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -202,9 +202,11 @@ async fn an_unreachable_platform_is_502_after_the_retries() {
         Some(&mapping(TIMEOUT, RETRIES, &[])),
     )
     .await;
-    let (st, _, body, took) = send(&s, Method::GET, "/Users/1", None).await;
-    assert_eq!(st, 502, "{body}");
-    assert!(is_scim_error(&body, 502), "{body}");
+    let (st, retry_after, body, took) = send(&s, Method::GET, "/Users/1", None).await;
+    // Refused: nothing was sent, the platform is down or restarting, a retry later is safe.
+    assert_eq!(st, 503, "{body}");
+    assert!(is_scim_error(&body, 503), "{body}");
+    assert_eq!(retry_after.as_deref(), Some("5"));
     assert!(
         body["detail"]
             .as_str()

@@ -40,6 +40,8 @@ pub struct Readiness {
     pub call: crate::backend::Call,
     /// How long a result is reused before probing again.
     pub cache: std::time::Duration,
+    /// The deadline of one `/readyz` answer: platform call, and wait for another probe's, included.
+    pub timeout: std::time::Duration,
 }
 
 impl Mapping {

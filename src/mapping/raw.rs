@@ -35,6 +35,7 @@ pub struct Platform {
     pub connect_timeout: Option<String>,
     pub timeout: Option<String>,
     pub retries: Option<u32>,
+    pub request_budget: Option<String>,
     pub max_concurrency: Option<u32>,
     pub queue_timeout: Option<String>,
     pub max_response_size: Option<crate::config::raw::StrOrNum>,
@@ -55,6 +56,7 @@ pub struct Readiness {
     #[serde(default)]
     pub query: BTreeMap<String, String>,
     pub cache: Option<String>,
+    pub timeout: Option<String>,
 }
 
 /// `[platform.auth]`: how the sidecar authenticates to the platform.

@@ -48,6 +48,7 @@ impl<T: Transport> Transport for Observed<'_, T> {
             Ok(_) => "5xx",
             Err(Error::Platform(PlatformError::Timeout(_))) => "timeout",
             Err(Error::Platform(PlatformError::Unreachable(_))) => "unreachable",
+            Err(Error::Platform(PlatformError::Refused(_))) => "refused",
             Err(Error::Platform(PlatformError::Overloaded { .. })) => "overloaded",
             Err(Error::Platform(PlatformError::Contended { .. })) => "contended",
             Err(Error::Platform(PlatformError::BadResponse(_))) => "bad_response",

@@ -30,6 +30,18 @@ impl Compiler<'_> {
         };
         let template = self.path_template("platform.readiness.path", path, &[])?;
         let cache = self.duration("platform.readiness.cache", r.cache, Duration::from_secs(5));
+        let timeout = self.duration(
+            "platform.readiness.timeout",
+            r.timeout.clone(),
+            Duration::from_millis(800),
+        );
+        if timeout > Duration::from_secs(60) {
+            self.err(
+                "platform.readiness.timeout",
+                r.timeout.as_deref().and_then(q),
+                "at most 60s; keep it below the probe's timeoutSeconds (kubelet's default: 1s)",
+            );
+        }
         Some(crate::mapping::model::Readiness {
             call: crate::backend::Call {
                 operation: "platform.readiness",
@@ -40,6 +52,7 @@ impl Compiler<'_> {
                 if_match: None,
             },
             cache,
+            timeout,
         })
     }
 
@@ -187,6 +200,11 @@ impl Compiler<'_> {
             ),
             timeout: self.duration("platform.timeout", p.timeout, Duration::from_secs(10)),
             retries,
+            request_budget: self.duration(
+                "platform.request_budget",
+                p.request_budget,
+                Duration::from_secs(20),
+            ),
             max_concurrency: usize::try_from(max_concurrency).unwrap_or(32),
             queue_timeout: match p.queue_timeout {
                 Some(s) if s.trim() == "0" || s.trim() == "0s" => Duration::ZERO,
