@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+# tests/gallery/story.py APP: Entra ID's provisioning story, sent to a running scim-sidecar, with
+# every step checked through the app's own API (never through the sidecar). Run by
+# tests/gallery/run.sh, which starts the app and the sidecar and sets the environment:
+#   SCIM_URL, SCIM_SIDECAR_TOKEN, SCIM_CA   the sidecar (HTTPS, its generated certificate)
+#   SIDECAR_ADMIN                           the sidecar's admin listener (/metrics)
+#   and the app's own variables (KC_URL, KC_REALM, KC_ADMIN_PASSWORD, KC_TOKEN_LIFESPAN).
+# Python standard library only. Prints one line per check and "N passed, M failed"; exits 1 on
+# any failure. Secrets are never printed.
+import json
+import os
+import re
+import secrets
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+TIMEOUT = 30  # seconds, every HTTP call
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def http(method, url, body=None, headers=None, context=None, form=None):
+    """One call: (status, parsed JSON or None, headers). Never raises for an HTTP status."""
+    data = None
+    hdrs = dict(headers or {})
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+    req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT, context=context) as r:
+            status, raw, rh = r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        status, raw, rh = e.code, e.read(), e.headers
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return status, parsed, rh
+
+
+class Scim:
+    """The sidecar, as Entra ID calls it."""
+
+    def __init__(self):
+        self.base = os.environ["SCIM_URL"]
+        self.token = os.environ["SCIM_SIDECAR_TOKEN"]
+        self.ctx = ssl.create_default_context(cafile=os.environ["SCIM_CA"])
+
+    def call(self, method, path, body=None):
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if body is not None:
+            headers["Content-Type"] = "application/scim+json; charset=utf-8"
+        return http(method, self.base + path, body, headers, self.ctx)[:2]
+
+    def filter(self, resource, expr, extra=""):
+        q = extra + "filter=" + urllib.parse.quote_plus(expr)
+        return self.call("GET", f"/{resource}?{q}")
+
+
+class Keycloak:
+    """Keycloak's own admin API, with the master realm's admin (not the sidecar's client)."""
+
+    # The user fields the mapping writes; everything else must survive the sidecar's writes.
+    USER_FIELDS = {"username", "email", "firstName", "lastName", "enabled"}
+    USER_ATTRIBUTES = {"display_login", "externalId", "department"}
+    GROUP_ATTRIBUTES = {"externalId"}
+
+    def __init__(self):
+        self.url = os.environ["KC_URL"]
+        self.realm = os.environ["KC_REALM"]
+        self.password = os.environ["KC_ADMIN_PASSWORD"]
+        self.token_lifespan = int(os.environ["KC_TOKEN_LIFESPAN"])
+        self._token, self._at = None, 0.0
+
+    def token(self):
+        # The admin token lives 60 s: take a new one every 30 s.
+        if self._token is None or time.monotonic() - self._at > 30:
+            status, body, _ = http(
+                "POST",
+                f"{self.url}/realms/master/protocol/openid-connect/token",
+                form={"grant_type": "password", "client_id": "admin-cli", "username": "admin",
+                      "password": self.password},
+            )
+            if status != 200:
+                raise RuntimeError(f"Keycloak admin token: HTTP {status}")
+            self._token, self._at = body["access_token"], time.monotonic()
+        return self._token
+
+    def call(self, method, path, body=None):
+        status, parsed, _ = http(method, f"{self.url}/admin/realms/{self.realm}{path}", body,
+                                 {"Authorization": f"Bearer {self.token()}"})
+        return status, parsed
+
+    def user(self, uid):
+        status, body = self.call("GET", f"/users/{uid}")
+        return body if status == 200 else None
+
+    def group(self, gid):
+        status, body = self.call("GET", f"/groups/{gid}")
+        return body if status == 200 else None
+
+    def members(self, gid):
+        status, body = self.call("GET", f"/groups/{gid}/members?first=0&max=100&briefRepresentation=true")
+        return {m["id"] for m in body} if status == 200 else None
+
+    def add_unmapped_user_fields(self, uid):
+        """What an admin or another integration sets on the user, outside the mapping."""
+        u = self.user(uid)
+        u["emailVerified"] = True
+        u["requiredActions"] = ["CONFIGURE_TOTP"]
+        u.setdefault("attributes", {})["badge"] = ["B-7", "B-8"]
+        return self.call("PUT", f"/users/{uid}", u)[0]
+
+    def add_unmapped_group_fields(self, gid):
+        g = self.group(gid)
+        g.setdefault("attributes", {})["owner"] = ["platform-team"]
+        return self.call("PUT", f"/groups/{gid}", g)[0]
+
+    @classmethod
+    def user_unmapped(cls, u):
+        """The user's fields the mapping does not cover."""
+        out = {k: v for k, v in u.items() if k not in cls.USER_FIELDS and k != "attributes"}
+        out["attributes"] = {k: v for k, v in (u.get("attributes") or {}).items()
+                             if k not in cls.USER_ATTRIBUTES}
+        return out
+
+    @classmethod
+    def group_unmapped(cls, g):
+        out = {k: v for k, v in g.items() if k not in {"name", "path", "attributes"}}
+        out["attributes"] = {k: v for k, v in (g.get("attributes") or {}).items()
+                             if k not in cls.GROUP_ATTRIBUTES}
+        return out
+
+    @staticmethod
+    def attr(obj, name):
+        vals = (obj.get("attributes") or {}).get(name) or [None]
+        return vals[0]
+
+
+class Story:
+    def __init__(self, app):
+        self.scim = Scim()
+        self.app = app
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"  ok    {name}")
+        else:
+            self.failed += 1
+            print(f"  FAIL  {name}" + (f": {detail}" if detail else ""))
+        return ok
+
+    def step(self, title):
+        print(f"- {title}")
+
+    def token_fetches(self):
+        status, text, _ = http("GET", os.environ["SIDECAR_ADMIN"] + "/metrics")
+        counts = {}
+        for m in re.finditer(r'^scim_sidecar_platform_token_fetches_total\{outcome="(\w+)"\} (\d+)',
+                             text if isinstance(text, str) else "", re.M):
+            counts[m.group(1)] = int(m.group(2))
+        return counts
+
+    def run(self):
+        s, kc = self.scim, self.app
+        tag = secrets.token_hex(4)
+        upn = f"Ada.Lovelace.{tag}@Example.com"
+        mail = f"ADA.LOVELACE.{tag}@EXAMPLE.COM"
+        started = time.monotonic()
+
+        self.step("Test Connection: a random user and a random group, 200 and empty")
+        st, body = s.filter("Users", f'userName eq "{secrets.token_hex(16)}"')
+        self.check("GET /Users?filter=userName eq <random> → 200, empty",
+                   st == 200 and body.get("totalResults") == 0 and body.get("Resources", []) == [],
+                   f"{st} {body}")
+        st, body = s.filter("Groups", f'displayName eq "{secrets.token_hex(16)}"', "excludedAttributes=members&")
+        self.check("GET /Groups?excludedAttributes=members&filter=displayName eq <random> → 200, empty",
+                   st == 200 and body.get("totalResults") == 0, f"{st} {body}")
+
+        self.step(f"create a user as Entra does (userName {upn}, e-mail {mail})")
+        st, ada = s.call("POST", "/Users", {
+            "schemas": [USER, ENTERPRISE],
+            "externalId": f"ada{tag}",
+            "userName": upn,
+            "active": True,
+            "emails": [{"primary": True, "type": "work", "value": mail}],
+            "meta": {"resourceType": "User"},
+            "name": {"formatted": "Ada Lovelace", "familyName": "Lovelace", "givenName": "Ada"},
+            "title": "Countess",  # unmapped: dropped with a warning, the create goes through
+            "roles": [],
+            ENTERPRISE: {"department": "Analytical Engines"},
+        })
+        if not self.check("POST /Users → 201 with an id", st == 201 and isinstance(ada, dict) and ada.get("id"),
+                          f"{st} {ada}"):
+            return
+        uid = ada["id"]
+        self.check("the answer has userName as sent and the e-mail lowercase",
+                   ada.get("userName") == upn and ada.get("emails", [{}])[0].get("value") == mail.lower()
+                   and ada.get("active") is True, json.dumps(ada))
+        u = kc.user(uid)
+        self.check("Keycloak holds it: username and email lowercase, names, enabled",
+                   u is not None and u["username"] == upn.lower() and u.get("email") == mail.lower()
+                   and u.get("firstName") == "Ada" and u.get("lastName") == "Lovelace" and u.get("enabled") is True,
+                   json.dumps(u))
+        self.check("Keycloak holds the userName as sent, externalId and department in custom attributes",
+                   u is not None and kc.attr(u, "display_login") == upn and kc.attr(u, "externalId") == f"ada{tag}"
+                   and kc.attr(u, "department") == "Analytical Engines", json.dumps(u and u.get("attributes")))
+
+        self.check("an admin sets fields the mapping does not cover, through Keycloak's API",
+                   kc.add_unmapped_user_fields(uid) == 204)
+        before = kc.user_unmapped(kc.user(uid))
+
+        self.step("match, as Entra does before creating")
+        st, body = s.filter("Users", f'userName eq "{upn.upper()}"')
+        self.check("userName eq <UPN in upper case> → the user, userName as sent",
+                   st == 200 and body.get("totalResults") == 1 and body["Resources"][0]["id"] == uid
+                   and body["Resources"][0]["userName"] == upn, f"{st} {body}")
+        st, body = s.filter("Users", f'emails[type eq "work"].value eq "{mail}"')
+        self.check('emails[type eq "work"].value eq <e-mail> → the user',
+                   st == 200 and [r["id"] for r in body.get("Resources", [])] == [uid], f"{st} {body}")
+        st, body = s.filter("Users", f'externalId eq "ada{tag}"')
+        self.check("externalId eq → the user", st == 200 and [r["id"] for r in body.get("Resources", [])] == [uid],
+                   f"{st} {body}")
+        st, body = s.call("GET", f"/Users/{uid}")
+        self.check("GET /Users/{id} → 200", st == 200 and body.get("id") == uid, f"{st} {body}")
+
+        self.step("update names, Entra's default dialect (one capitalised Replace per attribute)")
+        st, body = s.call("PATCH", f"/Users/{uid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "Replace", "path": "name.givenName", "value": "Augusta Ada"},
+            {"op": "Replace", "path": "name.familyName", "value": "King"},
+        ]})
+        self.check("PATCH names → 200", st == 200, f"{st} {body}")
+        u = kc.user(uid)
+        self.check("Keycloak has the new names, the rest as it was",
+                   u is not None and u.get("firstName") == "Augusta Ada" and u.get("lastName") == "King"
+                   and u.get("enabled") is True and u.get("email") == mail.lower(), json.dumps(u))
+        self.check("nothing lost: fields the mapping does not cover unchanged",
+                   u is not None and kc.user_unmapped(u) == before,
+                   f"before {before} after {u and kc.user_unmapped(u)}")
+
+        upn2 = f"Ada.King.{tag}@Example.com"
+        st, body = s.call("PATCH", f"/Users/{uid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "Replace", "path": "userName", "value": upn2}]})
+        self.check("PATCH userName (the UPN changed in Entra) → 200", st == 200, f"{st} {body}")
+        u = kc.user(uid)
+        self.check("Keycloak's username is renamed, the userName as sent kept",
+                   u is not None and u["username"] == upn2.lower() and kc.attr(u, "display_login") == upn2,
+                   json.dumps(u))
+        self.check("nothing lost after the rename", u is not None and kc.user_unmapped(u) == before,
+                   f"before {before} after {u and kc.user_unmapped(u)}")
+        st, body = s.filter("Users", f'userName eq "{upn2.lower()}"')
+        self.check("userName eq <new UPN> → the user", st == 200 and body.get("totalResults") == 1, f"{st} {body}")
+
+        # The sidecar's token must expire now: the next calls need a new one.
+        fetches = self.token_fetches()
+        wait = max(0.0, kc.token_lifespan + 3 - (time.monotonic() - started))
+        self.step(f"wait {wait:.0f} s, past the {kc.token_lifespan} s lifetime of the sidecar's Keycloak token")
+        time.sleep(wait)
+
+        self.step('disable with Entra\'s string "False", then re-enable with "True"')
+        st, body = s.call("PATCH", f"/Users/{uid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "Replace", "path": "active", "value": "False"}]})
+        self.check('PATCH active "False" → 200, active false', st == 200 and body.get("active") is False,
+                   f"{st} {body}")
+        u = kc.user(uid)
+        self.check("Keycloak: enabled false", u is not None and u.get("enabled") is False, json.dumps(u))
+        self.check("nothing lost after disabling", u is not None and kc.user_unmapped(u) == before,
+                   f"before {before} after {u and kc.user_unmapped(u)}")
+        after = self.token_fetches()
+        self.check("the sidecar fetched a new token after the expiry, none failed",
+                   after.get("success", 0) > fetches.get("success", 0)
+                   and sum(v for k, v in after.items() if k != "success") == 0, f"before {fetches} after {after}")
+        st, body = s.call("PATCH", f"/Users/{uid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "Replace", "path": "active", "value": "True"}]})
+        self.check('PATCH active "True" → 200, active true', st == 200 and body.get("active") is True,
+                   f"{st} {body}")
+        u = kc.user(uid)
+        self.check("Keycloak: enabled true, nothing lost",
+                   u is not None and u.get("enabled") is True and kc.user_unmapped(u) == before, json.dumps(u))
+
+        self.step("a second user, then a group with both as members")
+        st, bob = s.call("POST", "/Users", {
+            "schemas": [USER], "userName": f"Bob.Babbage.{tag}@Example.com", "active": True,
+            "emails": [{"primary": True, "type": "work", "value": f"Bob.Babbage.{tag}@Example.com"}],
+            "name": {"givenName": "Bob", "familyName": "Babbage"}})
+        self.check("POST /Users (second user) → 201", st == 201, f"{st} {bob}")
+        bid = bob.get("id") if isinstance(bob, dict) else None
+
+        gname = f"Engineers {tag}"
+        st, grp = s.call("POST", "/Groups", {
+            "schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "externalId": f"obj-{tag}", "displayName": gname, "meta": {"resourceType": "Group"}})
+        if not self.check("POST /Groups → 201 with an id", st == 201 and isinstance(grp, dict) and grp.get("id"),
+                          f"{st} {grp}"):
+            return
+        gid = grp["id"]
+        g = kc.group(gid)
+        self.check("Keycloak holds the group: name, externalId",
+                   g is not None and g["name"] == gname and kc.attr(g, "externalId") == f"obj-{tag}", json.dumps(g))
+        self.check("an admin adds a group attribute the mapping does not cover",
+                   kc.add_unmapped_group_fields(gid) == 204)
+        gbefore = kc.group_unmapped(kc.group(gid))
+        st, body = s.filter("Groups", f'displayName eq "{gname.lower()}"', "excludedAttributes=members&")
+        self.check("displayName eq <name in lower case> → the group, without members",
+                   st == 200 and [r["id"] for r in body.get("Resources", [])] == [gid]
+                   and "members" not in body["Resources"][0], f"{st} {body}")
+
+        st, body = s.call("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "Add", "path": "members", "value": [{"$ref": None, "value": uid}, {"$ref": None, "value": bid}]}]})
+        self.check("PATCH Add members (two in one op) → 204", st == 204, f"{st} {body}")
+        self.check("Keycloak: both are members", kc.members(gid) == {uid, bid}, str(kc.members(gid)))
+        st, body = s.call("GET", f"/Groups/{gid}")
+        self.check("GET /Groups/{id} lists both members",
+                   st == 200 and {m["value"] for m in body.get("members", [])} == {uid, bid}, f"{st} {body}")
+
+        st, body = s.call("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "Remove", "path": "members", "value": [{"value": uid}]}]})
+        self.check("PATCH Remove members by value (Entra's default shape) → 204", st == 204, f"{st} {body}")
+        self.check("Keycloak: only the second user is left", kc.members(gid) == {bid}, str(kc.members(gid)))
+        st, body = s.call("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "Remove", "path": "members", "value": [{"value": uid}]}]})
+        self.check("removing a non-member again → 204 (idempotent)", st == 204, f"{st} {body}")
+        st, body = s.call("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "remove", "path": f'members[value eq "{bid}"]'}]})
+        self.check("PATCH remove members[value eq ...] (the aadOptscim062020 shape) → 204", st == 204,
+                   f"{st} {body}")
+        self.check("Keycloak: no members left", kc.members(gid) == set(), str(kc.members(gid)))
+        u = kc.user(uid)
+        self.check("membership changes lost nothing on the user", u is not None and kc.user_unmapped(u) == before,
+                   f"before {before} after {u and kc.user_unmapped(u)}")
+
+        self.step("rename the group")
+        gname2 = f"Engineering {tag}"
+        st, body = s.call("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "Replace", "path": "displayName", "value": gname2}]})
+        self.check("PATCH Replace displayName → 204", st == 204, f"{st} {body}")
+        g = kc.group(gid)
+        self.check("Keycloak: renamed, externalId kept",
+                   g is not None and g["name"] == gname2 and kc.attr(g, "externalId") == f"obj-{tag}", json.dumps(g))
+        self.check("nothing lost on the group", g is not None and kc.group_unmapped(g) == gbefore,
+                   f"before {gbefore} after {g and kc.group_unmapped(g)}")
+
+        self.step("duplicates")
+        st, body = s.call("POST", "/Users", {"schemas": [USER], "userName": upn2.upper(), "active": True})
+        self.check("POST /Users with a taken userName → 409 uniqueness",
+                   st == 409 and body.get("scimType") == "uniqueness", f"{st} {body}")
+        st, body = s.call("POST", "/Users", {
+            "schemas": [USER], "userName": f"other.{tag}@example.com", "active": True,
+            "emails": [{"type": "work", "primary": True, "value": mail}]})
+        self.check("POST /Users with a taken e-mail → 409 uniqueness",
+                   st == 409 and body.get("scimType") == "uniqueness", f"{st} {body}")
+        st, body = s.call("POST", "/Groups", {"schemas": [GROUP], "displayName": gname2})
+        self.check("POST /Groups with a taken displayName → 409 uniqueness",
+                   st == 409 and body.get("scimType") == "uniqueness", f"{st} {body}")
+
+        self.step("delete")
+        for label, path, read in (("user", f"/Users/{uid}", lambda: kc.user(uid)),
+                                  ("second user", f"/Users/{bid}", lambda: kc.user(bid)),
+                                  ("group", f"/Groups/{gid}", lambda: kc.group(gid))):
+            st, body = s.call("DELETE", path)
+            self.check(f"DELETE the {label} → 204", st == 204, f"{st} {body}")
+            self.check(f"Keycloak: the {label} is gone", read() is None)
+            st, body = s.call("GET", path)
+            self.check(f"GET the {label} after delete → 404", st == 404, f"{st} {body}")
+
+        final = self.token_fetches()
+        print(f"  (the sidecar made {final.get('success', 0)} token calls to Keycloak in "
+              f"{time.monotonic() - started:.0f} s, {kc.token_lifespan} s tokens)")
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in APPS:
+        print(f"usage: story.py APP   (APP: {', '.join(APPS)})", file=sys.stderr)
+        return 2
+    story = Story(APPS[sys.argv[1]]())
+    try:
+        story.run()
+    except Exception as e:  # a broken step is a failure, reported, not a traceback in CI
+        story.check("the story ran to its end", False, f"{type(e).__name__}: {e}")
+    print(f"{story.passed} passed, {story.failed} failed")
+    return 1 if story.failed else 0
+
+
+APPS = {"keycloak": Keycloak}
+
+if __name__ == "__main__":
+    sys.exit(main())
