@@ -267,8 +267,17 @@ class Story:
         # The sidecar's token must expire now: the next calls need a new one.
         fetches = self.token_fetches()
         wait = max(0.0, kc.token_lifespan + 3 - (time.monotonic() - started))
-        self.step(f"wait {wait:.0f} s, past the {kc.token_lifespan} s lifetime of the sidecar's Keycloak token")
-        time.sleep(wait)
+        self.step(f"read the user every 0.5 s for {wait:.0f} s, past the {kc.token_lifespan} s lifetime of the "
+                  "sidecar's token")
+        reads, bad = 0, []
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            st, body = s.call("GET", f"/Users/{uid}")
+            reads += 1
+            if st != 200:
+                bad.append(st)
+            time.sleep(0.5)
+        self.check(f"{reads} reads across the token's expiry, all 200", reads > 0 and not bad, f"failed: {bad}")
 
         self.step('disable with Entra\'s string "False", then re-enable with "True"')
         st, body = s.call("PATCH", f"/Users/{uid}", {"schemas": [PATCH_OP], "Operations": [
