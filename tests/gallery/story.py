@@ -362,7 +362,11 @@ class Story:
                        f"{st} {body}")
         else:
             upn2 = upn
-            self.skip("PATCH userName", f"the name is {name}'s id: a rename would change the id Entra keeps")
+            st, body = s.call("PATCH", f"/Users/{q(uid)}", {"schemas": [PATCH_OP], "Operations": [
+                {"op": "Replace", "path": "userName", "value": f"Ada.King.{tag}@Example.com"}]})
+            self.check(f"PATCH userName → 400 (the name is {name}'s id: a rename would change the id Entra keeps)",
+                       st == 400, f"{st} {body}")
+            self.check(f"{name}: the user is unchanged", app.uview(app.user(uid) or {}).get("login") == upn.lower())
 
         fetches = self.token_fetches()
         if app.token_lifespan:
@@ -405,15 +409,18 @@ class Story:
         else:
             self.check('PATCH active "False" → 2xx', st in (200, 204), f"{st} {body}")
             self.check(f"{name}: the user is deleted (it has no disabled state)", app.user(uid) is None)
+            st, body = s.call("PATCH", f"/Users/{q(uid)}", {"schemas": [PATCH_OP], "Operations": [
+                {"op": "Replace", "path": "active", "value": "True"}]})
+            self.check('PATCH active "True" (re-assigned) → 404: the user is gone', st == 404, f"{st} {body}")
             st, body = s.filter("Users", f'userName eq "{upn}"')
-            self.check("Entra's next match finds nothing", st == 200 and body.get("totalResults") == 0,
-                       f"{st} {body}")
+            self.check("after a restart of provisioning, Entra's match finds nothing",
+                       st == 200 and body.get("totalResults") == 0, f"{st} {body}")
             st, ada = create_ada()
             self.check("re-assigned, the user is created again → 201, the same id",
                        st == 201 and isinstance(ada, dict) and ada.get("id") == uid, f"{st} {ada}")
             self.check(f"{name}: the user exists again", app.user(uid) is not None)
-            self.skip('PATCH active "True"', f"{name} has no disabled state to leave; what the deleted user held "
-                      "outside the mapping is gone")
+            self.skip("nothing lost over a disable", f"{name} has no disabled state: what the deleted user held "
+                      "outside the mapping went with it")
             app.add_unmapped_user_fields(uid)
             before = app.user_unmapped(app.user(uid))
 
