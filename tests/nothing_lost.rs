@@ -551,9 +551,7 @@ async fn unknown_members_are_honoured_when_members_are_separate_calls() {
             )
             .await;
         assert_eq!(st, status, "{policy}: {body}");
-        let (_, members) = s
-            .platform_get(&format!("/api/v1/groups/{g}/members"))
-            .await;
+        let (_, members) = s.platform_get(&format!("/api/v1/groups/{g}/members")).await;
         let held: Vec<u64> = members["data"]
             .as_array()
             .expect("members")
@@ -562,7 +560,9 @@ async fn unknown_members_are_honoured_when_members_are_separate_calls() {
             .collect();
         if policy == "reject" {
             assert!(
-                body["detail"].as_str().is_some_and(|d| d.contains("999999")),
+                body["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("999999")),
                 "{body}"
             );
             assert!(held.is_empty(), "nothing changed: {held:?}");
