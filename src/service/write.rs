@@ -480,11 +480,31 @@ pub async fn replace<T: Transport>(
     id: &str,
     body: &Value,
 ) -> Result<Outcome, Error> {
+    reapplied(ctx, kind, id, |mut journal| async move {
+        let result = replace_inner(ctx, kind, id, body, &mut journal).await;
+        (journal, result)
+    })
+    .await
+}
+
+/// Runs one read-modify-write of a resource and audits it; when the platform refused its write
+/// as stale (`[*.concurrency] conflict`), reads and applies it again, up to `attempts` times, a
+/// fresh journal each time (a refused attempt changed nothing).
+async fn reapplied<T, F, Fut>(
+    ctx: &Ctx<'_, T>,
+    kind: ResourceKind,
+    id: &str,
+    mut run: F,
+) -> Result<Outcome, Error>
+where
+    T: Transport,
+    F: FnMut(Journal) -> Fut,
+    Fut: std::future::Future<Output = (Journal, Result<Outcome, Error>)>,
+{
     let attempts = attempts(ctx.mapping.resource(kind));
     let mut attempt = 1;
     loop {
-        let mut journal = Journal::new(kind, "updated", Some(id));
-        let mut result = replace_inner(ctx, kind, id, body, &mut journal).await;
+        let (journal, mut result) = run(Journal::new(kind, "updated", Some(id))).await;
         if result.is_err() && ctx.conflicted.load(std::sync::atomic::Ordering::Relaxed) != 0 {
             match ctx.again_after(&result, attempt, attempts).await {
                 None if attempt < attempts => {
@@ -736,24 +756,11 @@ pub async fn patch<T: Transport>(
     body: &Value,
     proj: &Projection,
 ) -> Result<Outcome, Error> {
-    let attempts = attempts(ctx.mapping.resource(kind));
-    let mut attempt = 1;
-    loop {
-        let mut journal = Journal::new(kind, "updated", Some(id));
-        let mut result = patch_inner(ctx, kind, id, body, proj, &mut journal).await;
-        if result.is_err() && ctx.conflicted.load(std::sync::atomic::Ordering::Relaxed) != 0 {
-            match ctx.again_after(&result, attempt, attempts).await {
-                None if attempt < attempts => {
-                    attempt += 1;
-                    continue;
-                }
-                Some(e) => result = Err(e),
-                None => {}
-            }
-        }
-        journal.flush(ctx, result.as_ref().err());
-        return result;
-    }
+    reapplied(ctx, kind, id, |mut journal| async move {
+        let result = patch_inner(ctx, kind, id, body, proj, &mut journal).await;
+        (journal, result)
+    })
+    .await
 }
 
 async fn patch_inner<T: Transport>(

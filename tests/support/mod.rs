@@ -180,6 +180,42 @@ pub fn loader(path: &Path, base: Option<&str>) -> scim_sidecar::config::Loader {
     }
 }
 
+/// Serves a test platform's handler on 127.0.0.1 port 0 (HTTP/1.1 and HTTP/2) for as long as
+/// the test's runtime lives; returns the address.
+pub async fn serve<H, F>(handler: H) -> std::net::SocketAddr
+where
+    H: Fn(http::Request<hyper::body::Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<
+            Output = Result<
+                http::Response<http_body_util::Full<bytes::Bytes>>,
+                std::convert::Infallible,
+            >,
+        > + Send
+        + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(handler);
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                .await;
+            });
+        }
+    });
+    addr
+}
+
 /// Polls `check` every 50 ms until it holds or `limit` passes; returns whether it held.
 pub async fn eventually<F, Fut>(limit: std::time::Duration, mut check: F) -> bool
 where
