@@ -307,7 +307,7 @@ impl<T: Transport> Ctx<'_, T> {
     }
 
     /// The status of a write of this request refused as a conflict, if one was (and clears it).
-    pub fn take_conflict(&self) -> Option<u16> {
+    fn take_conflict(&self) -> Option<u16> {
         match self
             .conflicted
             .swap(0, std::sync::atomic::Ordering::Relaxed)
@@ -317,18 +317,24 @@ impl<T: Transport> Ctx<'_, T> {
         }
     }
 
-    /// After a conflict: whether to read and apply the operation again (after a short, jittered
-    /// pause, so competing replicas fall out of step), or the error to answer. A conflict still
-    /// there after the last attempt is 503 with `Retry-After` when the platform said 412 (the
-    /// resource keeps changing: transient); other statuses keep their mapped meaning (a 409 may
-    /// also be a taken name).
-    pub async fn again_after(
+    /// After one attempt of a read-modify-write: `true` when its write was refused as a
+    /// conflict and attempts are left, after a short, jittered pause (so competing replicas fall
+    /// out of step): read and apply it again. Otherwise `false`, and `result` is the answer; a
+    /// conflict still there after the last attempt is 503 with `Retry-After` when the platform
+    /// said 412 (the resource keeps changing: transient), while other statuses keep their mapped
+    /// meaning (a 409 may also be a taken name).
+    pub async fn reapply<R>(
         &self,
-        result: &Result<Outcome, Error>,
+        result: &mut Result<R, Error>,
         attempt: u32,
         attempts: u32,
-    ) -> Option<Error> {
-        let status = result.as_ref().err().and(self.take_conflict())?;
+    ) -> bool {
+        if result.is_ok() {
+            return false;
+        }
+        let Some(status) = self.take_conflict() else {
+            return false;
+        };
         if attempt < attempts {
             let jitter = u64::from(
                 std::time::SystemTime::now()
@@ -340,11 +346,14 @@ impl<T: Transport> Ctx<'_, T> {
                 5 * u64::from(attempt) + jitter,
             ))
             .await;
-            return None;
+            return true;
         }
-        (status == 412).then_some(Error::Platform(PlatformError::Contended {
-            retry_after_secs: 1,
-        }))
+        if status == 412 {
+            *result = Err(Error::Platform(PlatformError::Contended {
+                retry_after_secs: 1,
+            }));
+        }
+        false
     }
 
     /// Converts a platform object, treating a failure as the platform's fault.

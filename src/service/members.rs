@@ -336,7 +336,7 @@ async fn one<T: Transport>(
                     field.set(&mut obj, Value::Array(list));
                     obj
                 };
-                let result = crate::service::write::write_after_read(
+                let mut result = crate::service::write::write_after_read(
                     ctx,
                     users,
                     op,
@@ -345,17 +345,11 @@ async fn one<T: Transport>(
                     &what,
                     &current,
                 )
-                .await
-                .map(|_| crate::service::Outcome::NoContent);
-                if result.is_ok() || ctx.conflicted.load(std::sync::atomic::Ordering::Relaxed) == 0
-                {
+                .await;
+                if !ctx.reapply(&mut result, attempt, attempts).await {
                     return result.map(|_| true);
                 }
-                match ctx.again_after(&result, attempt, attempts).await {
-                    None if attempt < attempts => attempt += 1,
-                    Some(e) => return Err(e),
-                    None => return result.map(|_| true),
-                }
+                attempt += 1;
             }
         }
         Some(MemberSpec::Embedded { .. }) | None => Err(Error::Internal(

@@ -212,7 +212,7 @@ fn uses_member_calls(map: &ResourceMap) -> bool {
 /// Sends a write that follows a read of the same resource, with the platform's optimistic
 /// concurrency when the mapping declares one: the version field of the object read is copied
 /// into the body, its `ETag` sent as `If-Match`. A conflict status marks the request
-/// (`Ctx::take_conflict`) so that the whole operation is read and applied again.
+/// (`Ctx::reapply`) so that the whole operation is read and applied again.
 pub(crate) async fn write_after_read<T: Transport>(
     ctx: &Ctx<'_, T>,
     map: &ResourceMap,
@@ -505,15 +505,9 @@ where
     let mut attempt = 1;
     loop {
         let (journal, mut result) = run(Journal::new(kind, "updated", Some(id))).await;
-        if result.is_err() && ctx.conflicted.load(std::sync::atomic::Ordering::Relaxed) != 0 {
-            match ctx.again_after(&result, attempt, attempts).await {
-                None if attempt < attempts => {
-                    attempt += 1;
-                    continue;
-                }
-                Some(e) => result = Err(e),
-                None => {}
-            }
+        if ctx.reapply(&mut result, attempt, attempts).await {
+            attempt += 1;
+            continue;
         }
         journal.flush(ctx, result.as_ref().err());
         return result;
@@ -617,25 +611,14 @@ async fn write_changes<T: Transport>(
     };
     let what = format!("{} {}", map.kind.name(), pid.text);
     let embedded_changed = |ids: &[PlatformId]| {
-        let before: Vec<String> = match get_ci(&old.scim, "members") {
-            Some(Value::Array(a)) => a
+        is_embedded(map)
+            && !scim_member_ids(&old.scim)
                 .iter()
-                .filter_map(|m| {
-                    get_ci(m, "value")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let after: Vec<String> = ids.iter().map(|i| i.text.clone()).collect();
-        before != after
+                .eq(ids.iter().map(|i| &i.text))
     };
     if let Some(op) = &map.update {
         let mut changes = Value::Object(convert::diff(map, &old.scim, new)?);
-        if let Some(ids) = embedded.filter(|ids| {
-            matches!(map.members, Some(MemberSpec::Embedded { .. })) && embedded_changed(ids)
-        }) {
+        if let Some(ids) = embedded.filter(|ids| embedded_changed(ids)) {
             embed_members(map, &mut changes, ids);
         }
         if changes.as_object().is_some_and(Map::is_empty) {
@@ -648,9 +631,7 @@ async fn write_changes<T: Transport>(
         return Err(unsupported(map, "updating", "update"));
     };
     let diff = convert::diff(map, &old.scim, new)?;
-    let members_changed = embedded.is_some_and(|ids| {
-        matches!(map.members, Some(MemberSpec::Embedded { .. })) && embedded_changed(ids)
-    });
+    let members_changed = embedded.is_some_and(embedded_changed);
     if diff.is_empty() && !members_changed {
         return Ok(old.clone());
     }
