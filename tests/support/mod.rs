@@ -216,6 +216,54 @@ where
     addr
 }
 
+/// A request to a test platform, read whole: what every test platform's handler starts from.
+pub struct Received {
+    /// The method (`GET`, ...).
+    pub method: String,
+    /// The path and query as sent (for the request log).
+    pub raw: String,
+    /// The path as sent (percent-encoded).
+    pub path: String,
+    /// The query parameters, decoded.
+    pub query: std::collections::BTreeMap<String, String>,
+    /// The request headers.
+    pub headers: http::HeaderMap,
+    /// The body as JSON (`null` when empty or not JSON).
+    pub json: serde_json::Value,
+}
+
+impl Received {
+    /// Reads a request's parts and its whole body.
+    pub async fn read(req: http::Request<hyper::body::Incoming>) -> Received {
+        use http_body_util::BodyExt;
+        let (parts, body) = req.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        Received {
+            method: parts.method.as_str().to_owned(),
+            raw: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            path: parts.uri.path().to_owned(),
+            query: form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            headers: parts.headers,
+            json: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// A request header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
 /// Polls `check` every 50 ms until it holds or `limit` passes; returns whether it held.
 pub async fn eventually<F, Fut>(limit: std::time::Duration, mut check: F) -> bool
 where

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -88,37 +88,26 @@ async fn handle(
     state: Arc<Mutex<State>>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let method = req.method().as_str().to_owned();
-    let raw = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
+    let super::Received {
+        method,
+        raw,
+        path,
+        query,
+        headers,
+        json,
+    } = super::Received::read(req).await;
     state
         .lock()
         .expect("lock")
         .log
         .push((method.clone(), raw.clone()));
-    let authorized = req
-        .headers()
+    let authorized = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == format!("Bearer {SECRET}"));
     if !authorized {
         return Ok(err(StatusCode::UNAUTHORIZED, "unauthorized"));
     }
-    let path = req.uri().path().to_owned();
-    let query: BTreeMap<String, String> =
-        form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let segs: Vec<&str> = path.split('/').skip(1).collect();
     let mut st = state.lock().expect("lock");
     let r = match (method.as_str(), segs.as_slice()) {

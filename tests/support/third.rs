@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -160,39 +160,26 @@ async fn handle(
     state: Arc<Mutex<State>>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let method = req.method().as_str().to_owned();
-    let raw = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
+    let super::Received {
+        method,
+        raw,
+        path,
+        query,
+        headers,
+        json,
+    } = super::Received::read(req).await;
     state
         .lock()
         .expect("lock")
         .log
         .push((method.clone(), raw.clone()));
-    if req.headers().get("x-token").and_then(|v| v.to_str().ok()) != Some(SECRET) {
+    if headers.get("x-token").and_then(|v| v.to_str().ok()) != Some(SECRET) {
         return Ok(err(StatusCode::UNAUTHORIZED, "unauthorized"));
     }
-    let if_match = req
-        .headers()
-        .get("if-match")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let path = percent_encoding::percent_decode_str(req.uri().path())
+    let if_match = headers.get("if-match").and_then(|v| v.to_str().ok());
+    let path = percent_encoding::percent_decode_str(&path)
         .decode_utf8_lossy()
         .into_owned();
-    let query: BTreeMap<String, String> =
-        form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let segs: Vec<&str> = path.split('/').skip(1).collect();
 
     // Reads by id answer the state as it was when they came in, after the delay.
@@ -292,7 +279,6 @@ async fn handle(
                     let stale = match check {
                         Check::None => None,
                         Check::Etag => if_match
-                            .as_deref()
                             .filter(|m| *m != format!("\"{version}\""))
                             .map(|_| StatusCode::PRECONDITION_FAILED),
                         Check::Version => {
