@@ -572,3 +572,45 @@ async fn unknown_members_are_honoured_when_members_are_separate_calls() {
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_groups_adding_one_user_at_once_all_land_when_membership_is_on_the_user() {
+    // Each add reads the user and writes its `teams` array back whole: the user's lock makes
+    // the twenty read-modify-writes take turns.
+    let (s, p) = start("", &on_user_mapping()).await;
+    let u = p.add_person("shared");
+    let mut groups = Vec::new();
+    for i in 0..20 {
+        groups.push(create_group(&s, &format!("G{i}")).await);
+    }
+    p.set_read_delay(Duration::from_millis(2));
+    let mut tasks = Vec::new();
+    for g in &groups {
+        let url = s.url(&format!("/Groups/{g}"));
+        let client = s.client.clone();
+        let body = patch(json!([{"op": "add", "path": "members", "value": [{"value": u}]}]));
+        tasks.push(tokio::spawn(async move {
+            client
+                .patch(url)
+                .header("authorization", support::bearer(support::TOKEN))
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("task").expect("request"), 204);
+    }
+    let mut held: Vec<String> = p.person(&u).expect("person")["teams"]
+        .as_array()
+        .expect("teams")
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    held.sort();
+    groups.sort();
+    assert_eq!(held, groups, "all 20 memberships landed on the user");
+    s.stop().await;
+}
