@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::Config;
 use crate::discovery::{Discovery, Features};
+use crate::mapping::model::Mapping;
+use crate::platform::Client;
 use crate::request::RequestIds;
 use crate::routes::ResourceKind;
 use crate::scim::schema::Registry;
@@ -25,17 +27,23 @@ pub struct Runtime {
     pub normalizer: crate::normalize::Normalizer,
     /// The process's metrics (shared by every runtime).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The platform client, built from the mapping's `[platform]` settings (none without a
+    /// mapping).
+    pub platform: Option<Arc<Client>>,
     /// Per-resource write locks (handed from each runtime to the next on reload, so a reload
     /// never lets two writes to one resource run at once).
     pub locks: Arc<crate::service::locks::Locks>,
 }
 
 impl Runtime {
-    /// Compiles a runtime from a validated configuration.
+    /// Builds a runtime from a validated configuration: the live parts (the platform client,
+    /// its connection pool and token cache) are made here, from the configuration's data.
     pub fn new(config: Config, metrics: Arc<crate::metrics::Metrics>) -> Runtime {
-        if let Some(m) = &config.scim.mapping {
-            m.backend.observe(metrics.clone());
-        }
+        let platform = config
+            .scim
+            .mapping
+            .as_ref()
+            .map(|m| Arc::new(Client::new(m.platform.clone(), metrics.clone())));
         // Publish what the mapping maps; without a mapping, the full RFC schemas.
         let types = match &config.scim.mapping {
             Some(m) => [&m.users, &m.groups]
@@ -80,14 +88,29 @@ impl Runtime {
             service,
             normalizer,
             metrics,
+            platform,
             locks: Arc::default(),
         }
     }
 
-    /// The same runtime, sharing another runtime's write locks (a reload's successor).
+    /// The same runtime, sharing another runtime's write locks, and keeping its platform access
+    /// token when the credentials it was issued for did not change (a reload's successor).
     pub fn succeeding(mut self, previous: &Runtime) -> Runtime {
         self.locks = previous.locks.clone();
+        if let (Some(new), Some(old)) = (&self.platform, &previous.platform) {
+            // An access token outlives a reload that did not change its credentials.
+            new.adopt_token(old);
+        }
         self
+    }
+
+    /// The compiled mapping and the platform client, when a mapping is configured.
+    pub fn mapped(&self) -> Option<(&Mapping, &Client)> {
+        self.config
+            .scim
+            .mapping
+            .as_deref()
+            .zip(self.platform.as_deref())
     }
 }
 
@@ -162,7 +185,7 @@ impl App {
     /// waits at most its own deadline, so a hung platform sees one call at a time.
     pub async fn platform_ready(&self) -> Result<(), String> {
         let rt = self.runtime();
-        let Some(mapping) = rt.config.scim.mapping.as_deref() else {
+        let Some((mapping, client)) = rt.mapped() else {
             return Ok(());
         };
         let Some(probe) = &mapping.readiness else {
@@ -181,9 +204,7 @@ impl App {
             return result.clone();
         }
         let result =
-            match tokio::time::timeout_at(deadline, mapping.backend.probe(&probe.call, deadline))
-                .await
-            {
+            match tokio::time::timeout_at(deadline, client.probe(&probe.call, deadline)).await {
                 Ok(Ok(reply)) if reply.status.is_success() => Ok(()),
                 Ok(Ok(reply)) => Err(format!("the platform answered {}", reply.status.as_u16())),
                 Ok(Err(e)) => Err(e.to_string()),

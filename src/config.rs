@@ -964,7 +964,7 @@ impl Validator<'_> {
         // The loader's override (the demo's platform) wins over the file's.
         let base_url = match (self.base_url, r.platform_base_url.as_deref()) {
             (Some(b), _) => Some(b),
-            (None, Some(u)) => match crate::mapping::compile::split_base_url(u) {
+            (None, Some(u)) => match crate::platform::split_base_url(u) {
                 Ok(_) => Some(u),
                 Err(reason) => {
                     self.err("scim.platform_base_url", Some(format!("{u:?}")), reason);

@@ -11,14 +11,14 @@ use std::future::Future;
 use std::sync::Mutex;
 
 use crate::app::Runtime;
-use crate::backend::{Call, Reply};
 use crate::error::Error;
 use crate::handler::{ResourceRequest, resources};
 use crate::mapping::model::{Fidelity, Mapping, MemberSpec, Op, PlatformType, ResourceMap};
+use crate::platform::calls::Transport;
+use crate::platform::{Call, Reply};
 use crate::request::Query;
 use crate::routes::{self, Endpoint};
 use crate::scim::schema::AttrType;
-use crate::service::platform::Transport;
 
 /// A transport that records calls and simulates answers.
 pub struct DryRun<'a> {
@@ -281,7 +281,7 @@ pub async fn explain(
         ));
     }
     let calls = dry.calls();
-    let auth = mapping.backend.describe_auth();
+    let auth = mapping.platform.describe_auth();
     if !calls.is_empty() && !auth.is_empty() {
         out.push_str("Platform authentication (made only when no cached token is valid):\n");
         for a in &auth {
@@ -297,7 +297,7 @@ pub async fn explain(
                 "  {}. {} {}    [{}]\n",
                 i + 1,
                 c.method,
-                mapping.backend.url(c),
+                mapping.platform.url(c),
                 c.operation
             ));
             if let Some(b) = &c.body {

@@ -54,9 +54,9 @@ where
         .scim
         .mapping
         .as_deref()
-        .map_or(timeout, |m| m.backend.settings().request_budget);
-    let deadline = crate::backend::budget::deadline_for(started, budget, timeout);
-    let served = crate::backend::budget::within(deadline, serve(&rt, req, conn, &mut trace));
+        .map_or(timeout, |m| m.platform.request_budget);
+    let deadline = crate::platform::budget::deadline_for(started, budget, timeout);
+    let served = crate::platform::budget::within(deadline, serve(&rt, req, conn, &mut trace));
     let outcome = match tokio::time::timeout(timeout, served).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::from(Error::Platform(PlatformError::Timeout(
@@ -280,8 +280,8 @@ async fn dispatch(
             "the /Me endpoint is not supported (RFC 7644 §3.11)",
         ))),
         Endpoint::Collection(_) | Endpoint::Resource(..) | Endpoint::Search(_) => {
-            match rt.config.scim.mapping.as_deref() {
-                Some(m) => {
+            match rt.mapped() {
+                Some((m, client)) => {
                     let token = trace.principal.as_ref().map_or("-", |p| &*p.token_name);
                     let req = ResourceRequest {
                         method,
@@ -294,8 +294,8 @@ async fn dispatch(
                             token,
                         }),
                     };
-                    let observed = crate::service::platform::Observed {
-                        inner: m.backend.as_ref(),
+                    let observed = crate::platform::calls::Observed {
+                        inner: client,
                         metrics: &rt.metrics,
                     };
                     let (result, quirks) = resources(rt, m, &observed, req).await;
@@ -340,7 +340,7 @@ pub struct ResourceRequest<'a> {
 
 /// The resource endpoints, served through the mapping and a transport (the platform client, or
 /// the dry run of `scim-sidecar explain`).
-pub async fn resources<T: crate::service::platform::Transport>(
+pub async fn resources<T: crate::platform::calls::Transport>(
     rt: &Runtime,
     mapping: &crate::mapping::model::Mapping,
     transport: &T,
@@ -444,7 +444,7 @@ pub async fn resources<T: crate::service::platform::Transport>(
     (result, ctx.fired())
 }
 
-fn list_query<T: crate::service::platform::Transport>(
+fn list_query<T: crate::platform::calls::Transport>(
     ctx: &crate::service::Ctx<'_, T>,
     kind: crate::routes::ResourceKind,
     query: &Query,

@@ -2,10 +2,10 @@
 //! API, compiled once from TOML into a plan; nothing here is parsed per request.
 pub mod compile;
 pub mod convert;
-pub mod errors;
 pub mod field;
 pub mod jsonpath;
 pub mod model;
+pub mod platform_errors;
 pub mod pushdown;
 pub mod raw;
 pub mod template;

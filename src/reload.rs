@@ -37,7 +37,7 @@ pub fn files(cfg: &Config) -> Vec<PathBuf> {
     let mut out = vec![cfg.file.clone()];
     if let Some(m) = &cfg.scim.mapping {
         out.push(m.file.clone());
-        out.extend(m.backend.settings().files.iter().cloned());
+        out.extend(m.platform.files.iter().cloned());
     }
     if let Some(t) = &cfg.tls {
         out.push(t.cert_file.clone());
@@ -142,10 +142,6 @@ impl Reloader {
         }
         if let (Some(hot), Some(tls)) = (&self.cert, &cfg.tls) {
             hot.store(tls.certified_key.clone());
-        }
-        if let (Some(new), Some(old)) = (&cfg.scim.mapping, &old.config.scim.mapping) {
-            // An access token outlives a reload that did not change its credentials.
-            new.backend.adopt_token(&old.backend);
         }
         let tokens: Vec<String> = cfg.auth.tokens.names().map(str::to_owned).collect();
         let previous = self.app.runtime();

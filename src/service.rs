@@ -4,7 +4,6 @@
 
 pub mod locks;
 pub mod members;
-pub mod platform;
 pub mod read;
 pub mod write;
 
@@ -15,13 +14,13 @@ use crate::error::{Error, PlatformError};
 use crate::mapping::convert::{self, Converted};
 use crate::mapping::model::{Mapping, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
+use crate::platform::calls::{self as platform, Transport};
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::etag;
 use crate::scim::filter::FilterOptions;
 use crate::scim::path::AttrPath;
 use crate::scim::projection;
-use platform::Transport;
 
 /// What is percent-encoded in an id placed in a URL path segment: all but RFC 3986 §2.3's
 /// unreserved characters (ALPHA / DIGIT / "-" / "." / "_" / "~").
@@ -273,7 +272,7 @@ impl<T: Transport> Ctx<'_, T> {
             return Ok(None);
         }
         if !platform::succeeded(op, &reply) {
-            return Err(crate::mapping::errors::classify(
+            return Err(crate::mapping::platform_errors::classify(
                 &self.mapping.errors,
                 &reply,
                 &format!("{} {}", map.kind.name(), id.text),

@@ -681,7 +681,7 @@ fn the_demo_command_can_put_its_platform_behind_oauth2() {
         Some("http://127.0.0.1:1"),
     )
     .unwrap_or_else(|e| panic!("{e:?}"));
-    let oauth = mapping.backend.settings().oauth.as_ref().expect("oauth2");
+    let oauth = mapping.platform.oauth.as_ref().expect("oauth2");
     assert_eq!(
         (oauth.token_url.as_str(), oauth.client_id.as_str()),
         (

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::backend::Backend;
 use crate::mapping::field::FieldPath;
 use crate::mapping::jsonpath::JsonPath;
 use crate::mapping::template::{BodyTemplate, JoinTemplate, PathTemplate, TextTemplate};
+use crate::platform::Settings;
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimType;
 use crate::scim::filter::{CompareOp, Filter};
@@ -21,8 +21,8 @@ use crate::scim::schema::{AttrType, ResourceSchema};
 pub struct Mapping {
     /// The file it was compiled from.
     pub file: PathBuf,
-    /// The platform client.
-    pub backend: Arc<Backend>,
+    /// How to reach the platform (the runtime builds its client from these settings).
+    pub platform: Settings,
     /// Platform answer → SCIM error rules, operator's first, then the built-in ones.
     pub errors: Vec<ErrorRule>,
     /// `/Users`, if mapped.
@@ -37,7 +37,7 @@ pub struct Mapping {
 #[derive(Debug, Clone)]
 pub struct Readiness {
     /// The call (2xx means ready).
-    pub call: crate::backend::Call,
+    pub call: crate::platform::Call,
     /// How long a result is reused before probing again.
     pub cache: std::time::Duration,
     /// The deadline of one `/readyz` answer: platform call, and wait for another probe's, included.

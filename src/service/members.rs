@@ -13,9 +13,9 @@ use crate::error::Error;
 use crate::mapping::convert;
 use crate::mapping::model::{MemberSpec, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
+use crate::platform::calls::{self as platform, Flow, Transport};
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
-use crate::service::platform::{self, Flow, Transport};
 use crate::service::{Ctx, unsupported};
 
 /// A group's member ids (SCIM User ids), when the response includes members and they live
@@ -279,7 +279,7 @@ async fn one<T: Transport>(
                 }
                 return Ok(false);
             }
-            Err(crate::mapping::errors::classify(
+            Err(crate::mapping::platform_errors::classify(
                 &ctx.mapping.errors,
                 &reply,
                 &format!("Group {}", group.text),

@@ -13,11 +13,11 @@ use crate::mapping::convert::{self, Converted};
 use crate::mapping::model::{Fidelity, Paging as PlatformPaging, ResourceMap, Total};
 use crate::mapping::pushdown;
 use crate::mapping::template::Vars;
+use crate::platform::calls::{self as platform, Flow, Start, Transport};
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
 use crate::scim::list::{self, Paging, SearchRequest};
-use crate::service::platform::{self, Flow, Start, Transport};
 use crate::service::{Ctx, Outcome, Projection, members, not_found, unsupported};
 
 /// A list request, parsed.

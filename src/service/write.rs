@@ -11,12 +11,12 @@ use crate::error::{Error, PlatformError};
 use crate::mapping::convert::{self, Converted, Purpose};
 use crate::mapping::model::{Deactivation, IdType, MemberSpec, Op, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
+use crate::platform::calls::{self as platform, Transport};
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::patch::{self, PatchOp, PatchOpKind, PatchOptions};
 use crate::scim::validate::{self, Mode, UnknownAttributes};
-use crate::service::platform::{self, Transport};
 use crate::service::{Ctx, Current, Outcome, Projection, members, not_found, read, unsupported};
 
 /// The changes a request made, turned into audit events when it ends.
@@ -221,7 +221,7 @@ pub(crate) async fn write_after_read<T: Transport>(
     mut body: Option<Value>,
     what: &str,
     current: &Current,
-) -> Result<crate::backend::Reply, Error> {
+) -> Result<crate::platform::Reply, Error> {
     let mut if_match = None;
     if let Some(c) = &map.concurrency {
         if let (Some(f), Some(b)) = (&c.version_field, body.as_mut())
@@ -253,7 +253,7 @@ pub(crate) async fn write_after_read<T: Transport>(
             "the platform refused a write as a conflict (the resource changed since it was read)"
         );
     }
-    Err(crate::mapping::errors::classify(
+    Err(crate::mapping::platform_errors::classify(
         &ctx.mapping.errors,
         &reply,
         what,
@@ -331,7 +331,7 @@ async fn written<T: Transport>(
     ctx: &Ctx<'_, T>,
     map: &ResourceMap,
     op: &Op,
-    reply: &crate::backend::Reply,
+    reply: &crate::platform::Reply,
     id: Option<&PlatformId>,
 ) -> Result<Converted, Error> {
     if let Some(obj) = platform::object(op, reply)? {

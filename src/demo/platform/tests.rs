@@ -1616,8 +1616,7 @@ async fn usernames_default_to_the_email_are_unique_and_filterable() {
 fn basic_credentials_decode_what_the_sidecar_encodes() {
     for (id, secret) in [("scim-sidecar", "s3cret"), ("a b", "p:w/+%"), ("", "x")] {
         let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let header =
-            crate::mapping::compile::base64(format!("{}:{}", enc(id), enc(secret)).as_bytes());
+        let header = crate::platform::base64(format!("{}:{}", enc(id), enc(secret)).as_bytes());
         assert_eq!(
             decode_basic(&header),
             Some((id.to_owned(), secret.to_owned())),

@@ -12,7 +12,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, Settings};
 use crate::config::{ConfigError, values};
 use crate::mapping::field::FieldPath;
 use crate::mapping::jsonpath::JsonPath;
@@ -24,6 +23,7 @@ use crate::mapping::model::{
 use crate::mapping::pushdown;
 use crate::mapping::raw;
 use crate::mapping::template::{BodyTemplate, JoinTemplate, PathTemplate, TextTemplate, Var};
+use crate::platform::Settings;
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimType;
 use crate::scim::filter::{CompareOp, Filter, Literal};
@@ -37,7 +37,6 @@ mod operations;
 mod platform;
 mod schemas;
 
-pub(crate) use platform::{base64, split_base_url};
 use schemas::published_schema;
 
 /// Where secrets named in the mapping (`value_env`, `password_env`) are looked up.
@@ -384,8 +383,8 @@ impl Compiler<'_> {
         if !self.errors.is_empty() {
             return None;
         }
-        let backend = match Backend::new(settings) {
-            Ok(b) => Arc::new(b),
+        let platform = match settings.load_tls() {
+            Ok(s) => s,
             Err(e) => {
                 self.err(e.key, None, e.reason);
                 return None;
@@ -393,7 +392,7 @@ impl Compiler<'_> {
         };
         Some(Mapping {
             file: path.to_path_buf(),
-            backend,
+            platform,
             errors,
             users,
             groups,

@@ -2,7 +2,7 @@
 //! and the `[[platform.errors]]` rules.
 
 use super::*;
-use crate::backend::{ClientAuth, OAuth2, Secret};
+use crate::platform::{ClientAuth, OAuth2, Secret, base64, split_base_url};
 
 impl Compiler<'_> {
     pub(super) fn readiness(
@@ -43,7 +43,7 @@ impl Compiler<'_> {
             );
         }
         Some(crate::mapping::model::Readiness {
-            call: crate::backend::Call {
+            call: crate::platform::Call {
                 operation: "platform.readiness",
                 method,
                 path: template.render(&Default::default()).unwrap_or_default(),
@@ -61,7 +61,7 @@ impl Compiler<'_> {
         p: raw::Platform,
         base_override: Option<&str>,
     ) -> Option<(
-        Settings,
+        Settings<()>,
         Vec<ErrorRule>,
         Option<crate::mapping::model::Readiness>,
     )> {
@@ -215,6 +215,7 @@ impl Compiler<'_> {
             oauth,
             client_cert,
             files,
+            tls: (),
         };
         let rules = p
             .errors
@@ -522,93 +523,4 @@ pub(super) enum Auth {
     Header(HeaderName, HeaderValue),
     /// OAuth2 client credentials.
     OAuth2(OAuth2),
-}
-
-/// Splits `http(s)://host[:port][/prefix]` into origin, prefix (no trailing slash) and https.
-pub(crate) fn split_base_url(u: &str) -> Result<(String, String, bool), String> {
-    let (https, rest) = if let Some(r) = u.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = u.strip_prefix("http://") {
-        (false, r)
-    } else {
-        return Err("expected an http:// or https:// URL".to_owned());
-    };
-    if u.contains(['?', '#', ' ']) {
-        return Err("no query, fragment or spaces in the base URL".to_owned());
-    }
-    let (authority, prefix) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-        None => (rest, ""),
-    };
-    if authority.is_empty() || authority.contains('@') {
-        return Err("expected a host (and optional port), without user info".to_owned());
-    }
-    if authority.parse::<http::uri::Authority>().is_err() {
-        return Err("invalid host or port".to_owned());
-    }
-    Ok((
-        format!("{}://{authority}", if https { "https" } else { "http" }),
-        prefix.to_owned(),
-        https,
-    ))
-}
-
-pub(crate) fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(char::from(T[(n >> 18) as usize & 63]));
-        out.push(char::from(T[(n >> 12) as usize & 63]));
-        out.push(if chunk.len() > 1 {
-            char::from(T[(n >> 6) as usize & 63])
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            char::from(T[n as usize & 63])
-        } else {
-            '='
-        });
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base_urls_split_into_origin_and_prefix() {
-        assert_eq!(
-            split_base_url("http://127.0.0.1:8081"),
-            Ok(("http://127.0.0.1:8081".into(), String::new(), false))
-        );
-        assert_eq!(
-            split_base_url("https://api.example.com/v2/"),
-            Ok(("https://api.example.com".into(), "/v2".into(), true))
-        );
-        assert!(split_base_url("ftp://x").is_err());
-        assert!(split_base_url("http://user:pw@x").is_err());
-        assert!(split_base_url("http://x/?a=b").is_err());
-        assert!(split_base_url("http://").is_err());
-    }
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
-    }
 }

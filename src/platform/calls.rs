@@ -2,18 +2,18 @@
 //! classifying answers, extracting objects, and walking paged collections.
 //!
 //! Everything goes through a [`Transport`], so the same code serves real requests (the
-//! [`Backend`]) and `scim-sidecar explain` (a recording dry run).
+//! [`Client`]) and `scim-sidecar explain` (a recording dry run).
 
 use http::StatusCode;
 use serde_json::{Map, Value};
 use std::future::Future;
 
-use crate::backend::{Backend, Call, Reply};
 use crate::error::{Error, PlatformError};
-use crate::mapping::errors::classify;
 use crate::mapping::jsonpath::JsonPath;
 use crate::mapping::model::{CountSpec, ListSpec, Mapping, Op, Paging, Total};
+use crate::mapping::platform_errors::classify;
 use crate::mapping::template::{PlatformId, Vars};
+use crate::platform::{Call, Client, Reply};
 use crate::scim::error::ScimError;
 
 /// Sends platform calls.
@@ -23,7 +23,7 @@ pub trait Transport: Send + Sync {
     fn send(&self, call: &Call) -> impl Future<Output = Result<Reply, Error>> + Send;
 }
 
-impl Transport for Backend {
+impl Transport for Client {
     fn send(&self, call: &Call) -> impl Future<Output = Result<Reply, Error>> + Send {
         self.call(call)
     }
@@ -406,7 +406,7 @@ fn link_next(reply: &Reply) -> Option<String> {
 /// A next-page URL from the platform, accepted only on the platform's own origin and base path:
 /// a hostile or confused platform cannot point the sidecar (and its credentials) elsewhere.
 fn url_next(mapping: &Mapping, u: &str) -> Result<Next, Error> {
-    let s = mapping.backend.settings();
+    let s = &mapping.platform;
     let rest = if let Some(r) = u.strip_prefix(&s.origin) {
         r
     } else if u.starts_with('/') && !u.starts_with("//") {

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use crate::backend::Reply;
 use crate::error::{Error, PlatformError};
 use crate::mapping::model::ErrorRule;
+use crate::platform::Reply;
 use crate::scim::error::{ScimError, ScimType};
 
 /// Maps a non-success platform reply to an error. `what` names the thing acted on

@@ -108,15 +108,12 @@ impl OAuth2 {
                     enc(&self.client_id),
                     enc(self.client_secret.expose())
                 );
-                HeaderValue::from_str(&format!(
-                    "Basic {}",
-                    crate::mapping::compile::base64(pair.as_bytes())
-                ))
-                .ok()
-                .map(|mut v| {
-                    v.set_sensitive(true);
-                    v
-                })
+                HeaderValue::from_str(&format!("Basic {}", super::wire::base64(pair.as_bytes())))
+                    .ok()
+                    .map(|mut v| {
+                        v.set_sensitive(true);
+                        v
+                    })
             }
         };
         (form.finish(), header)
@@ -204,7 +201,7 @@ impl fmt::Debug for Tokens {
 /// What a fetch needs from the client.
 pub(crate) struct Fetch<'a> {
     pub(crate) oauth: &'a OAuth2,
-    pub(crate) client: &'a super::HttpClient,
+    pub(crate) client: &'a super::wire::HttpClient,
     pub(crate) timeout: Duration,
     pub(crate) max_bytes: usize,
     pub(crate) metrics: Option<&'a crate::metrics::Metrics>,
@@ -342,7 +339,7 @@ async fn fetch(f: &Fetch<'_>) -> Result<(HeaderValue, Option<Duration>), Error> 
         let resp = f.client.request(req).await.map_err(|e| {
             failure(
                 TokenFailure::Unreachable,
-                format!("token endpoint {url}: {}", super::describe(&e)),
+                format!("token endpoint {url}: {}", super::wire::describe(&e)),
             )
         })?;
         let (parts, body) = resp.into_parts();
@@ -516,7 +513,7 @@ mod tests {
             header.to_str().expect("ascii"),
             format!(
                 "Basic {}",
-                crate::mapping::compile::base64(b"sidecar+app:s3cr%3At%2F%2B")
+                crate::platform::wire::base64(b"sidecar+app:s3cr%3At%2F%2B")
             )
         );
     }
