@@ -8,6 +8,7 @@ use aws_lc_rs::digest;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
@@ -210,6 +211,70 @@ pub fn check_secret(raw: &[u8]) -> Result<Vec<u8>, String> {
         );
     }
     Ok(t.to_vec())
+}
+
+// === token files ===
+
+/// Where a token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A file holding the token.
+    File(PathBuf),
+    /// An environment variable holding the token.
+    Env(String),
+}
+
+/// Reads one token; on failure returns the offending sub-key (`file` or `env`) and a reason.
+pub fn read_token(
+    source: &TokenSource,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<u8>, (&'static str, String)> {
+    match source {
+        TokenSource::File(p) => {
+            let bytes = std::fs::read(p).map_err(|e| ("file", describe_io(&e)))?;
+            check_secret(&bytes).map_err(|r| ("file", r))
+        }
+        TokenSource::Env(var) => {
+            let value =
+                env(var).ok_or_else(|| ("env", "environment variable is not set".to_owned()))?;
+            check_secret(value.as_bytes()).map_err(|r| ("env", r))
+        }
+    }
+}
+
+/// A token file found in `auth.tokens_dir`: its name and its checked secret (or why not).
+pub type DirToken = (String, Result<Vec<u8>, String>);
+
+/// Reads every token in a directory: each regular file (following symlinks, skipping names that
+/// start with `.` such as Kubernetes' `..data`) is a token named after the file.
+pub fn read_token_dir(dir: &Path) -> Result<Vec<DirToken>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| describe_io(&e))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| describe_io(&e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if !path.is_file() {
+            continue;
+        }
+        let secret = std::fs::read(&path)
+            .map_err(|e| describe_io(&e))
+            .and_then(|b| check_secret(&b));
+        out.push((name, secret));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn describe_io(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "file not found".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => format!("cannot read: {e}"),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{ConfigError, values};
+use crate::config::diagnostics::{self, ConfigError, Zero};
+use crate::config::values;
 use crate::mapping::field::FieldPath;
 use crate::mapping::jsonpath::JsonPath;
 use crate::mapping::model::{
@@ -61,7 +62,7 @@ pub fn load(
     let figment = Figment::from(Toml::file_exact(path));
     let raw: raw::MappingFile = match figment.extract_lossy() {
         Ok(r) => r,
-        Err(err) => return Err(figment_errors(err, &file)),
+        Err(err) => return Err(diagnostics::from_figment(err, |_| file.clone())),
     };
     let mut c = Compiler {
         file,
@@ -72,33 +73,6 @@ pub fn load(
         Some(m) if c.errors.is_empty() => Ok(m),
         _ => Err(c.errors),
     }
-}
-
-fn figment_errors(err: figment::Error, file: &str) -> Vec<ConfigError> {
-    err.into_iter()
-        .map(|e| {
-            let mut key = e.path.join(".");
-            if let figment::error::Kind::UnknownField(field, _) = &e.kind
-                && !key.ends_with(field.as_str())
-            {
-                key = if key.is_empty() {
-                    field.clone()
-                } else {
-                    format!("{key}.{field}")
-                };
-            }
-            ConfigError {
-                key: if key.is_empty() {
-                    "(file)".to_owned()
-                } else {
-                    key
-                },
-                value: None,
-                source: file.to_owned(),
-                reason: e.kind.to_string(),
-            }
-        })
-        .collect()
 }
 
 /// The fixed facts of one kind of operation: its name, default method, allowed placeholders,
@@ -229,20 +203,12 @@ impl Compiler<'_> {
     }
 
     fn duration(&mut self, key: &str, raw: Option<String>, default: Duration) -> Duration {
-        match raw {
-            None => default,
-            Some(s) => match values::duration(&s) {
-                Ok(d) if d.is_zero() => {
-                    self.err(key, q(&s), "must be greater than zero");
-                    default
-                }
-                Ok(d) => d,
-                Err(r) => {
-                    self.err(key, q(&s), r);
-                    default
-                }
+        diagnostics::duration(raw.as_deref(), default, Zero::Rejected).unwrap_or_else(
+            |(value, reason)| {
+                self.err(key, Some(value), reason);
+                default
             },
-        }
+        )
     }
 
     fn json_path(&mut self, key: &str, text: &str) -> Option<JsonPath> {
