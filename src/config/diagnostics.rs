@@ -132,3 +132,43 @@ pub fn duration(
         Err(reason) => Err((format!("{s:?}"), reason)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_durations_follow_the_callers_rule() {
+        let d = Duration::from_secs(7);
+        assert_eq!(duration(None, d, Zero::Rejected), Ok(d));
+        assert_eq!(duration(Some("0s"), d, Zero::Allowed), Ok(Duration::ZERO));
+        assert_eq!(
+            duration(Some("0s"), d, Zero::Rejected),
+            Err(("\"0s\"".to_owned(), "must be greater than zero".to_owned()))
+        );
+        assert_eq!(
+            duration(Some("250ms"), d, Zero::Rejected),
+            Ok(Duration::from_millis(250))
+        );
+        assert!(duration(Some("soon"), d, Zero::Allowed).is_err_and(|(v, _)| v == "\"soon\""));
+    }
+
+    #[test]
+    fn figment_errors_name_the_unknown_key() {
+        use figment::providers::{Format, Toml};
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct S {
+            a: Option<u32>,
+        }
+        let err = figment::Figment::from(Toml::string("b = 1"))
+            .extract::<S>()
+            .expect_err("unknown key");
+        let errors = from_figment(err, |_| "f.toml".to_owned());
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].key, "b");
+        assert_eq!(errors[0].source, "f.toml");
+        assert_eq!(errors[0].value, None);
+    }
+}
