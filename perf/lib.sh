@@ -1,4 +1,4 @@
-# Shared functions of bench/run.sh and bench/soak.sh (sourced, not run).
+# Shared functions of perf/run.sh and perf/soak.sh (sourced, not run).
 #
 # Process handling: every process is started with `spawn`, which records its pid; `cleanup`
 # (installed as the EXIT trap by the scripts) stops them all, by pid, TERM then KILL after 5 s.
@@ -90,13 +90,13 @@ ensure_tools() {
 
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
-# ensure_venv: target/bench/venv with bench/requirements.txt (reinstalled when that changes).
+# ensure_venv: target/bench/venv with perf/requirements.txt (reinstalled when that changes).
 ensure_venv() {
     local stamp=$VENV/.requirements
     if [[ -x $VENV/bin/python && -f $stamp ]] && cmp -s "$stamp" "$BENCH_DIR/requirements.txt"; then
         return 0
     fi
-    log "creating $VENV (pip install -r bench/requirements.txt)"
+    log "creating $VENV (pip install -r perf/requirements.txt)"
     rm -rf "$VENV"
     python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install -y python3-venv?)"
     "$VENV/bin/pip" install -q -r "$BENCH_DIR/requirements.txt" >"$OUT/pip.log" 2>&1 ||

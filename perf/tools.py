@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Helpers of the benchmark harness (bench/run.sh, bench/soak.sh); Python standard library only.
+"""Helpers of the benchmark harness (perf/run.sh, perf/soak.sh); Python standard library only.
 
 Not meant to be run by hand, but each subcommand works alone, e.g.
-    python3 bench/tools.py freeport 3
-    python3 bench/tools.py rss 1234
+    python3 perf/tools.py freeport 3
+    python3 perf/tools.py rss 1234
 Subcommands:
     freeport N                       N free loopback TCP ports (bound to port 0, then released)
     wait-http URL [-H K:V] [--timeout S]      poll until URL answers 200 (exit 1 on timeout)
@@ -510,7 +510,7 @@ def cmd_report(argv):
     w = L.append
     w("# scim-sidecar benchmark results")
     w("")
-    w(f'Run {meta.get("date", "?")} with `{meta.get("command", "bench/run.sh")}`; '
+    w(f'Run {meta.get("date", "?")} with `{meta.get("command", "perf/run.sh")}`; '
       f'{meta.get("duration", "?")} s per cell, {meta.get("conns", "?")} connections, '
       f'{meta.get("threads", "?")} wrk threads, loopback only. All figures come from this one run; '
       f'compare them as ratios.')

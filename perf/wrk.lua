@@ -1,8 +1,8 @@
 -- wrk script of the benchmark harness: builds the requests of one scenario for one target style
 -- and prints a machine-readable summary line ("BENCHJSON {...}") when wrk finishes.
 --
--- Run by bench/run.sh and bench/soak.sh; by hand:
---   wrk -t2 -c16 -d5s -s bench/wrk.lua http://127.0.0.1:PORT -- scenario=get style=scim \
+-- Run by perf/run.sh and perf/soak.sh; by hand:
+--   wrk -t2 -c16 -d5s -s perf/wrk.lua http://127.0.0.1:PORT -- scenario=get style=scim \
 --       token=... id=123
 --
 -- Arguments (key=value after "--"):
@@ -158,7 +158,7 @@ builders.member = function()
   return wrk.format("PATCH", base() .. "/Groups/" .. g, headers(), body)
 end
 
--- The soak mix (bench/soak.sh, style scim only): a fixed cycle of the requests Entra ID makes.
+-- The soak mix (perf/soak.sh, style scim only): a fixed cycle of the requests Entra ID makes.
 -- Users the cycle creates it deletes again (the id comes from the 201's Location header), and
 -- member changes alternate add/remove of the same pair, so the platform does not grow.
 local mix_cycle = { "get", "filter", "patch", "get", "member", "post", "filter", "delete" }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# bench/soak.sh — a soak run of scim-sidecar: Entra-shaped mixed load for N minutes, reporting
+# perf/soak.sh — a soak run of scim-sidecar: Entra-shaped mixed load for N minutes, reporting
 # memory growth and error counts minute by minute. Loopback only.
 #
-#   bench/soak.sh              10 minutes
-#   bench/soak.sh 60           60 minutes
-#   bench/soak.sh 2 --no-build 2 minutes with target/release/scim-sidecar as it is
+#   perf/soak.sh               10 minutes
+#   perf/soak.sh 60            60 minutes
+#   perf/soak.sh 2 --no-build 2 minutes with target/release/scim-sidecar as it is
 #
 # The load is wrk.lua's `mix` scenario: a fixed cycle of GET /Users/{id}, a pushed-down
 # userName filter, Entra's PATCH of `active`, a group member add/remove, POST /Users and DELETE
@@ -108,7 +108,7 @@ non2xx = sum(r["non2xx"] for r in rows)
 sock = sum(r["socket_errors"] for r in rows)
 lines = [
     "# scim-sidecar soak", "",
-    f"`bench/soak.sh {minutes}`: {minutes} slices of {slice_s} s of the Entra-shaped mix, {conns} connections, "
+    f"`perf/soak.sh {minutes}`: {minutes} slices of {slice_s} s of the Entra-shaped mix, {conns} connections, "
     f"{delay} ms pacing, {users} platform users, loopback.", "",
     f"| slice ({slice_s} s) | req/s | p50 ms | p99 ms | non-2xx | socket errors | RSS MiB | platform calls |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|",

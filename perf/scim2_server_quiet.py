@@ -4,7 +4,7 @@ The CLI serves through wsgiref, whose handler writes one line per request to std
 is benchmarked with its access log off (log level warn) and nginx with access_log off, so the
 reference server's request log is silenced too. Nothing else changes.
 
-Used by bench/run.sh:  target/bench/venv/bin/python bench/scim2_server_quiet.py --port N ...
+Used by perf/run.sh:  target/bench/venv/bin/python perf/scim2_server_quiet.py --port N ...
 """
 
 import sys

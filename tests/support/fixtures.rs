@@ -1,5 +1,4 @@
-//! Shared fixtures for the integration tests.
-#![allow(dead_code)]
+//! Fixture files shared by the integration tests, parsed: the RFC 7643 §8.2 example User.
 
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 """scim2-server's WSGI application, built as its `scim2-server` CLI builds it, for gunicorn.
 
-bench/run.sh serves it with
-    SCIM2_BENCH_TOKEN=... target/bench/venv/bin/gunicorn --chdir bench scim2_wsgi:app \
+perf/run.sh serves it with
+    SCIM2_BENCH_TOKEN=... target/bench/venv/bin/gunicorn --chdir perf scim2_wsgi:app \
         --workers 1 --threads 4 --bind 127.0.0.1:PORT
 One worker: the storage is in the worker's memory, so more workers would not share users.
 The CLI (scim2_server/testserver/cli.py) serves the same application through wsgiref.
