@@ -7,7 +7,7 @@ use scim_sidecar::scim::schema::Registry;
 use serde_json::Value;
 use std::hint::black_box;
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/support/fixtures.rs"]
 mod common;
 
 const CASES: &[(&str, &str)] = &[

@@ -2,7 +2,9 @@
 //! `apply` fail, naming the failing operation, with the input untouched; and the valid prefix
 //! applied at once equals applying its operations one by one.
 
-mod common;
+mod support;
+
+use support::fixtures as common;
 
 use proptest::prelude::*;
 use scim_sidecar::scim::error::ScimType;

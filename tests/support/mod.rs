@@ -407,6 +407,7 @@ impl Stack {
         self.platform.stop().await;
     }
 }
+pub mod fixtures;
 pub mod second;
 pub mod shapes;
 pub mod third;

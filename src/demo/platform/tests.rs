@@ -3,7 +3,25 @@
 
 use super::*;
 
-use http_body_util::Full;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::bodies::MAX_BODY_BYTES;
+use super::faults::{FAULT_PAYLOAD, TRUNCATED_BODY, decode_fault, encode_fault};
+use super::oauth::{decode_base64, decode_basic};
+use super::records::Stamp;
+use super::routes::{Route, parse_id};
+use crate::scim::datetime;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
