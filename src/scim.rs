@@ -8,8 +8,9 @@ pub mod patch;
 pub mod path;
 pub mod projection;
 pub mod schema;
+mod syntax;
 pub mod validate;
-mod value;
+pub(crate) mod value;
 
 #[cfg(test)]
 mod testdata;

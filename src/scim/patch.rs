@@ -60,8 +60,8 @@
 
 use crate::scim::error::ScimError;
 use crate::scim::error::ScimType;
-use crate::scim::filter::{Filter, Literal, check_element_filter, element_matches};
-use crate::scim::path::{self, AttrPath, Location, PatchPath, Target, describe_miss};
+use crate::scim::filter::{Filter, Literal, PatchPath, check_element_filter, element_matches};
+use crate::scim::path::{self, AttrPath, Location, Target, describe_miss};
 use crate::scim::schema::{AttrType, Attribute, Mutability, PATCH_OP_URN, ResourceSchema};
 use crate::scim::value::{
     Checker, Object, Unknown, canonicalize_key, element_equal, excerpt, get_ci, get_ci_mut,

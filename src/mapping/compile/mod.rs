@@ -26,8 +26,9 @@ use crate::mapping::raw;
 use crate::mapping::template::{BodyTemplate, JoinTemplate, PathTemplate, TextTemplate, Var};
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimType;
+use crate::scim::filter::PatchPath;
 use crate::scim::filter::{CompareOp, Filter, Literal};
-use crate::scim::path::{Location, PatchPath, resolve};
+use crate::scim::path::{Location, resolve};
 use crate::scim::schema::{AttrType, Extension, Mutability, Registry, ResourceSchema, Schema};
 
 mod attributes;

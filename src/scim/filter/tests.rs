@@ -1,6 +1,10 @@
 use super::*;
+use crate::scim::error::{ScimError, ScimType};
+use crate::scim::path::AttrPath;
+use crate::scim::schema::{AttrType, Attribute, ResourceSchema};
 use crate::scim::schema::{Extension, USER_URN};
 use crate::scim::testdata::{babs, babs_enterprise, user_schema};
+use serde_json::Value;
 use serde_json::json;
 use std::sync::Arc;
 
