@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::config::Config;
 use crate::discovery::{Discovery, Features};
 use crate::request::RequestIds;
-use crate::routes::ResourceKind;
+use crate::scim::resource::ResourceKind;
 use crate::scim::schema::Registry;
 
 /// Everything a request needs, compiled from one configuration. A request takes one snapshot

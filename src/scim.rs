@@ -7,6 +7,7 @@ pub mod list;
 pub mod patch;
 pub mod path;
 pub mod projection;
+pub mod resource;
 pub mod schema;
 mod syntax;
 pub mod validate;

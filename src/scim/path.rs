@@ -1,6 +1,6 @@
 //! Attribute paths (RFC 7644 §3.10 `attrPath`) and the resolver that maps a path onto a resource
 //! type's schemas and its JSON layout. PATCH paths (RFC 7644 §3.5.2 `PATH`), which embed a value
-//! filter, are parsed beside the filter parser ([`crate::scim::filter::PatchPath`]).
+//! filter, are parsed beside the filter parser (`filter::PatchPath`).
 //!
 //! - `attrPath = [URI ":"] ATTRNAME *1subAttr`. A URN-qualified path splits at the last `:`
 //!   (`urn:...:enterprise:2.0:User:manager.value` → URN `urn:...:enterprise:2.0:User`, name
