@@ -11,7 +11,7 @@ use crate::scim::value::{
 use serde_json::Value;
 use std::cmp::Ordering;
 
-/// Whether `resource` matches `f`. Assumes [`check`] passed; anything that does not resolve simply
+/// Whether `resource` matches `f`. Assumes [`check`](super::check::check) passed; anything that does not resolve simply
 /// does not match. Never panics, whatever the JSON.
 pub fn matches(f: &Filter, resource: &Value, schema: &ResourceSchema) -> bool {
     match f {

@@ -39,7 +39,7 @@ pub struct PatchOp {
     pub value: Option<Value>,
 }
 
-/// Behaviour switches for [`apply`].
+/// Behaviour switches for `apply`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PatchOptions {
     /// A filtered `replace` that matches nothing behaves like `add` (creating the element)
