@@ -210,10 +210,21 @@ impl Filter {
     where
         F: FnMut(Site<'_>, CompareOp, Literal) -> Literal,
     {
-        self.map_compares_in(None, f)
+        self.rebuild(None, f, &|pos| pos)
     }
 
-    fn map_compares_in<F>(self, parent: Option<&AttrPath>, f: &mut F) -> Filter
+    /// The same filter with every position set to 0 (for comparing shapes).
+    pub fn without_positions(&self) -> Filter {
+        self.clone().rebuild(None, &mut |_, _, value| value, &|_| 0)
+    }
+
+    /// The one owned walk: comparison values through `f`, byte positions through `pos`.
+    fn rebuild<F>(
+        self,
+        parent: Option<&AttrPath>,
+        f: &mut F,
+        pos_of: &dyn Fn(usize) -> usize,
+    ) -> Filter
     where
         F: FnMut(Site<'_>, CompareOp, Literal) -> Literal,
     {
@@ -236,16 +247,20 @@ impl Filter {
                     path,
                     op,
                     value,
-                    pos,
+                    pos: pos_of(pos),
                 }
             }
+            Filter::Present { path, pos } => Filter::Present {
+                path,
+                pos: pos_of(pos),
+            },
             Filter::ValuePath {
                 path,
                 filter,
                 then,
                 pos,
             } => {
-                let filter = Box::new(filter.map_compares_in(Some(&path), f));
+                let filter = Box::new(filter.rebuild(Some(&path), f, pos_of));
                 let then = then.map(|mut t| {
                     if let Test::Compare { op, value } = t.test {
                         let site = Site::Then {
@@ -257,25 +272,25 @@ impl Filter {
                             value: f(site, op, value),
                         };
                     }
+                    t.pos = pos_of(t.pos);
                     t
                 });
                 Filter::ValuePath {
                     path,
                     filter,
                     then,
-                    pos,
+                    pos: pos_of(pos),
                 }
             }
             Filter::And(a, b) => Filter::And(
-                Box::new(a.map_compares_in(parent, f)),
-                Box::new(b.map_compares_in(parent, f)),
+                Box::new(a.rebuild(parent, f, pos_of)),
+                Box::new(b.rebuild(parent, f, pos_of)),
             ),
             Filter::Or(a, b) => Filter::Or(
-                Box::new(a.map_compares_in(parent, f)),
-                Box::new(b.map_compares_in(parent, f)),
+                Box::new(a.rebuild(parent, f, pos_of)),
+                Box::new(b.rebuild(parent, f, pos_of)),
             ),
-            Filter::Not(a) => Filter::Not(Box::new(a.map_compares_in(parent, f))),
-            present @ Filter::Present { .. } => present,
+            Filter::Not(a) => Filter::Not(Box::new(a.rebuild(parent, f, pos_of))),
         }
     }
 }

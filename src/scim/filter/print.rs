@@ -1,7 +1,7 @@
 //! The canonical printer (lowercase keywords, single spaces, JSON-escaped strings, minimal
 //! parentheses) and shape helpers that ignore positions.
 
-use super::ast::{CompareOp, ElementTest, Filter, Literal, Test};
+use super::ast::{CompareOp, Filter, Literal, Test};
 use super::parse::PatchPath;
 use std::fmt;
 
@@ -56,44 +56,6 @@ impl Filter {
             Filter::Or(..) => 1,
             Filter::And(..) => 2,
             _ => 3,
-        }
-    }
-
-    /// The same filter with every position set to 0 (for comparing shapes).
-    pub fn without_positions(&self) -> Filter {
-        match self {
-            Filter::Compare {
-                path, op, value, ..
-            } => Filter::Compare {
-                path: path.clone(),
-                op: *op,
-                value: value.clone(),
-                pos: 0,
-            },
-            Filter::Present { path, .. } => Filter::Present {
-                path: path.clone(),
-                pos: 0,
-            },
-            Filter::ValuePath {
-                path, filter, then, ..
-            } => Filter::ValuePath {
-                path: path.clone(),
-                filter: Box::new(filter.without_positions()),
-                then: then.as_ref().map(|t| ElementTest {
-                    pos: 0,
-                    ..t.clone()
-                }),
-                pos: 0,
-            },
-            Filter::And(a, b) => Filter::And(
-                Box::new(a.without_positions()),
-                Box::new(b.without_positions()),
-            ),
-            Filter::Or(a, b) => Filter::Or(
-                Box::new(a.without_positions()),
-                Box::new(b.without_positions()),
-            ),
-            Filter::Not(a) => Filter::Not(Box::new(a.without_positions())),
         }
     }
 
