@@ -10,7 +10,7 @@ use crate::discovery::{Discovery, Features};
 use crate::mapping::model::Mapping;
 use crate::platform::Client;
 use crate::request::RequestIds;
-use crate::routes::ResourceKind;
+use crate::scim::resource::ResourceKind;
 use crate::scim::schema::Registry;
 
 /// Everything a request needs, compiled from one configuration. A request takes one snapshot

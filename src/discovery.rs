@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::routes::ResourceKind;
+use crate::scim::resource::ResourceKind;
 use crate::scim::schema::{
     LIST_RESPONSE_URN, RESOURCE_TYPE_URN, ResourceSchema, SERVICE_PROVIDER_CONFIG_URN, Schema,
 };

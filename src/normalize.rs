@@ -1,6 +1,7 @@
 //! The normalize stage: a client's dialect turned into canonical RFC 7644 before the protocol core
-//! sees it. One small pure function per quirk (in `normalize/entra.rs`), each naming the Entra
-//! quirk it handles (numbers from `shared/reference/entra-scim.md`); a profile chooses which run.
+//! sees it. One small pure function per quirk (`normalize/common.rs` for the rules `entra` and
+//! `okta` share, `normalize/entra.rs`, `normalize/lowercase.rs`), each naming the Entra quirk it
+//! handles (numbers from `shared/reference/entra-scim.md`); a profile chooses which run.
 //!
 //! - `entra` (default): every rule. Entra ID sends both its default dialect and the
 //!   `aadOptscim062020` one (on-demand provisioning ignores the flag), so both are accepted at once.
@@ -18,7 +19,9 @@
 //!
 //! Every rule that changes a request is recorded by name, so the access log says which fired.
 
+pub mod common;
 pub mod entra;
+pub mod lowercase;
 
 use serde_json::Value;
 
@@ -59,8 +62,65 @@ impl Profile {
     }
 }
 
-/// The rules that fired on one request, for the access log.
-pub type Fired = Vec<&'static str>;
+pub use common::Fired;
+
+/// A rule over a POST/PUT body.
+type ResourceRule = fn(&mut Value, &ResourceSchema, &mut Fired);
+/// A rule over one PATCH operation.
+type OpRule = fn(&mut Value, &ResourceSchema, &mut Fired);
+
+/// The `okta` profile's body rules, in the order they run.
+const OKTA_RESOURCE: &[ResourceRule] = &[
+    common::lenient_schemas,
+    common::empty_strings_are_absent,
+    |body, _, fired| common::member_items_in_resource(body, fired),
+];
+/// The `entra` profile's body rules, in the order they run.
+const ENTRA_RESOURCE: &[ResourceRule] = &[
+    common::lenient_schemas,
+    common::empty_strings_are_absent,
+    entra::string_booleans_in_resource,
+    entra::manager_in_resource,
+    |body, _, fired| entra::roles_as_json_strings_in_resource(body, fired),
+    |body, _, fired| common::member_items_in_resource(body, fired),
+];
+/// The `okta` profile's PATCH operation rules, in the order they run.
+const OKTA_OP: &[OpRule] = &[
+    |op, _, fired| common::op_case(op, fired),
+    |op, _, fired| common::member_items_in_op(op, false, fired),
+    common::empty_string_clears,
+];
+/// The `entra` profile's PATCH operation rules, in the order they run (then
+/// [`entra::member_removal_by_value`] splits the operation).
+const ENTRA_OP: &[OpRule] = &[
+    |op, _, fired| common::op_case(op, fired),
+    entra::string_booleans_in_op,
+    entra::filter_string_booleans_in_path,
+    entra::manager_in_op,
+    |op, _, fired| entra::roles_as_json_strings_in_op(op, fired),
+    |op, _, fired| common::member_items_in_op(op, true, fired),
+    common::empty_string_clears,
+];
+
+impl Profile {
+    /// The rules run on a POST/PUT body, in order.
+    fn resource_rules(self) -> &'static [ResourceRule] {
+        match self {
+            Profile::Entra => ENTRA_RESOURCE,
+            Profile::Okta => OKTA_RESOURCE,
+            Profile::Strict => &[],
+        }
+    }
+
+    /// The rules run on each PATCH operation, in order.
+    fn op_rules(self) -> &'static [OpRule] {
+        match self {
+            Profile::Entra => ENTRA_OP,
+            Profile::Okta => OKTA_OP,
+            Profile::Strict => &[],
+        }
+    }
+}
 
 /// The configured normalizer: a profile and the attributes whose e-mail values are lowercased.
 #[derive(Debug, Clone)]
@@ -92,23 +152,10 @@ impl Normalizer {
         schema: &ResourceSchema,
         fired: &mut Fired,
     ) -> Result<Value, ScimError> {
-        match self.profile {
-            Profile::Strict => {}
-            Profile::Okta => {
-                entra::lenient_schemas(&mut body, schema, fired);
-                entra::empty_strings_are_absent(&mut body, schema, fired);
-                entra::member_items_in_resource(&mut body, fired);
-            }
-            Profile::Entra => {
-                entra::lenient_schemas(&mut body, schema, fired);
-                entra::empty_strings_are_absent(&mut body, schema, fired);
-                entra::string_booleans_in_resource(&mut body, schema, fired);
-                entra::manager_in_resource(&mut body, schema, fired);
-                entra::roles_as_json_strings_in_resource(&mut body, fired);
-                entra::member_items_in_resource(&mut body, fired);
-            }
+        for rule in self.profile.resource_rules() {
+            rule(&mut body, schema, fired);
         }
-        entra::lowercase_emails_in_resource(&mut body, schema, &self.lowercase, fired);
+        lowercase::lowercase_emails_in_resource(&mut body, schema, &self.lowercase, fired);
         Ok(body)
     }
 
@@ -127,28 +174,17 @@ impl Normalizer {
         let taken = std::mem::take(ops);
         let mut out = Vec::with_capacity(taken.len());
         for mut op in taken {
-            match self.profile {
-                Profile::Strict => out.push(op),
-                Profile::Okta => {
-                    entra::op_case(&mut op, fired);
-                    entra::member_items_in_op(&mut op, false, fired);
-                    entra::empty_string_clears(&mut op, schema, fired);
-                    out.push(op);
-                }
-                Profile::Entra => {
-                    entra::op_case(&mut op, fired);
-                    entra::string_booleans_in_op(&mut op, schema, fired);
-                    entra::filter_string_booleans_in_path(&mut op, schema, fired);
-                    entra::manager_in_op(&mut op, schema, fired);
-                    entra::roles_as_json_strings_in_op(&mut op, fired);
-                    entra::member_items_in_op(&mut op, true, fired);
-                    entra::empty_string_clears(&mut op, schema, fired);
-                    out.extend(entra::member_removal_by_value(op, fired));
-                }
+            for rule in self.profile.op_rules() {
+                rule(&mut op, schema, fired);
+            }
+            if self.profile == Profile::Entra {
+                out.extend(entra::member_removal_by_value(op, fired));
+            } else {
+                out.push(op);
             }
         }
         for op in &mut out {
-            entra::lowercase_emails_in_op(op, schema, &self.lowercase, fired);
+            lowercase::lowercase_emails_in_op(op, schema, &self.lowercase, fired);
         }
         if let Some(ops) = body.get_mut("Operations") {
             *ops = Value::Array(out);
@@ -164,6 +200,6 @@ impl Normalizer {
         } else {
             f
         };
-        entra::lowercase_emails_in_filter(f, schema, &self.lowercase, fired)
+        lowercase::lowercase_emails_in_filter(f, schema, &self.lowercase, fired)
     }
 }

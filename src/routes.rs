@@ -3,32 +3,7 @@
 
 use percent_encoding::percent_decode_str;
 
-/// A SCIM resource type served by the sidecar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResourceKind {
-    /// `/Users`
-    User,
-    /// `/Groups`
-    Group,
-}
-
-impl ResourceKind {
-    /// The resource type name (`User`, `Group`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ResourceKind::User => "User",
-            ResourceKind::Group => "Group",
-        }
-    }
-
-    /// The endpoint (`/Users`, `/Groups`).
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            ResourceKind::User => "/Users",
-            ResourceKind::Group => "/Groups",
-        }
-    }
-}
+pub use crate::scim::resource::ResourceKind;
 
 /// The endpoint a request path names.
 #[derive(Debug, Clone, PartialEq, Eq)]

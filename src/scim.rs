@@ -7,9 +7,11 @@ pub mod list;
 pub mod patch;
 pub mod path;
 pub mod projection;
+pub mod resource;
 pub mod schema;
+mod syntax;
 pub mod validate;
-mod value;
+pub(crate) mod value;
 
 #[cfg(test)]
 mod testdata;

@@ -3,8 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scim_sidecar::scim::filter::{self, FilterOptions, MAX_FILTER_LEN};
-use scim_sidecar::scim::path::PatchPath;
+use scim_sidecar::scim::filter::{self, FilterOptions, MAX_FILTER_LEN, PatchPath};
 use scim_sidecar::scim::schema::Registry;
 use serde_json::{Value, json};
 use std::sync::OnceLock;

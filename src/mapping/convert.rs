@@ -12,6 +12,7 @@ use crate::mapping::model::{
 use crate::mapping::template::PlatformId;
 use crate::scim::error::ScimError;
 use crate::scim::schema::AttrType;
+use crate::scim::value::get_ci;
 
 /// A platform object read as a SCIM resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,14 +22,6 @@ pub struct Converted {
     /// The SCIM resource: `schemas`, `id` and the mapped attributes (no `meta.location`, no
     /// members from separate calls).
     pub scim: Value,
-}
-
-fn get_ci<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a Value> {
-    m.get(k).or_else(|| {
-        m.iter()
-            .find(|(x, _)| x.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v)
-    })
 }
 
 fn present(v: &Value) -> bool {

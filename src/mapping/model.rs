@@ -11,9 +11,9 @@ use crate::mapping::field::FieldPath;
 use crate::mapping::jsonpath::JsonPath;
 use crate::mapping::template::{BodyTemplate, JoinTemplate, PathTemplate, TextTemplate};
 use crate::platform::Settings;
-use crate::routes::ResourceKind;
 use crate::scim::error::ScimType;
 use crate::scim::filter::{CompareOp, Filter};
+use crate::scim::resource::ResourceKind;
 use crate::scim::schema::{AttrType, ResourceSchema};
 
 /// A compiled mapping file.

@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use crate::mapping::convert;
 use crate::mapping::model::{AttrMap, Fidelity, Match, PushRule, ResourceMap, ValuePart};
+use crate::scim::filter::PatchPath;
 use crate::scim::filter::{CompareOp, Filter, Literal, Test};
-use crate::scim::path::{Location, PatchPath, resolve};
+use crate::scim::path::{Location, resolve};
 use crate::scim::schema::ResourceSchema;
 
 /// What the platform is asked, for one SCIM filter.

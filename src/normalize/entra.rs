@@ -1,21 +1,15 @@
-//! The rules of the normalize stage, one pure function per quirk. Each names the Entra quirk it
-//! handles (numbers from `shared/reference/entra-scim.md`, §2) and the shape it turns into RFC
-//! 7644 form. Shapes a rule does not recognise are left alone for the protocol core to judge.
+//! The Entra ID rules of the normalize stage (the `entra` profile only), one pure function per
+//! quirk. Each names the Entra quirk it handles (numbers from `shared/reference/entra-scim.md`, §2)
+//! and the shape it turns into RFC 7644 form. Shapes a rule does not recognise are left alone for
+//! the protocol core to judge. Rules Okta needs too are in `normalize/common.rs`.
 
 use serde_json::{Map, Value, json};
 
-use crate::normalize::Fired;
-use crate::scim::filter::{Filter, Literal, Test};
-use crate::scim::path::{AttrPath, Location, PatchPath, resolve};
-use crate::scim::schema::{
-    AttrType, Attribute, ENTERPRISE_USER_URN, GROUP_URN, ResourceSchema, USER_URN,
-};
-
-fn fire(fired: &mut Fired, rule: &'static str) {
-    if !fired.contains(&rule) {
-        fired.push(rule);
-    }
-}
+use super::common::{Fired, attr_in_op, attr_in_resource, attribute_of, fire};
+use crate::scim::filter::{Filter, Literal, PatchPath, Site};
+use crate::scim::path::{AttrPath, Location, resolve};
+use crate::scim::schema::{AttrType, Attribute, ENTERPRISE_USER_URN, ResourceSchema};
+use crate::scim::value::key_ci;
 
 fn string_bool(v: &Value) -> Option<bool> {
     match v {
@@ -23,23 +17,6 @@ fn string_bool(v: &Value) -> Option<bool> {
         Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
     }
-}
-
-fn key_ci<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
-    m.keys()
-        .find(|x| x.eq_ignore_ascii_case(k))
-        .map(String::as_str)
-}
-
-/// The attribute (and sub-attribute) a key of a resource or path-less value names: a plain name,
-/// a dotted `attr.sub`, or a URN-qualified name.
-fn attribute_of<'s>(
-    schema: &'s ResourceSchema,
-    key: &str,
-) -> Option<(&'s Attribute, Option<&'s Attribute>)> {
-    let p = AttrPath::parse(key).ok()?;
-    let t = resolve(schema, &p)?;
-    Some((t.attribute, t.sub))
 }
 
 /// Converts `"True"`/`"False"` (any case) to booleans wherever `attr` (or its sub-attributes)
@@ -100,18 +77,6 @@ fn coerce_bools_in_attributes(obj: &mut Map<String, Value>, schema: &ResourceSch
     changed
 }
 
-/// Quirk 1: Entra sends `"op": "Add" | "Replace" | "Remove"`; RFC 7644 spells them lowercase.
-pub fn op_case(op: &mut Value, fired: &mut Fired) {
-    let Some(Value::String(name)) = op.get_mut("op") else {
-        return;
-    };
-    let lower = name.to_ascii_lowercase();
-    if lower != *name && matches!(lower.as_str(), "add" | "replace" | "remove") {
-        *name = lower;
-        fire(fired, "entra.1.op_case");
-    }
-}
-
 /// Quirk 2: `active` (and any boolean) arrives as `"True"`/`"False"`/`"false"` strings, in PATCH
 /// values with or without a path.
 pub fn string_booleans_in_op(op: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
@@ -153,39 +118,13 @@ pub fn string_booleans_in_resource(body: &mut Value, schema: &ResourceSchema, fi
     }
 }
 
-/// Rewrites string literals compared with boolean sub-attributes inside an element filter.
-fn element_filter_bools(f: Filter, attr: &Attribute, changed: &mut bool) -> Filter {
-    match f {
-        Filter::Compare {
-            path,
-            op,
-            value,
-            pos,
-        } => {
-            let is_bool = path.urn.is_none()
-                && path.sub.is_none()
-                && attr
-                    .sub(&path.name)
-                    .is_some_and(|s| s.ty == AttrType::Boolean);
-            let value = literal_bool(value, is_bool, changed);
-            Filter::Compare {
-                path,
-                op,
-                value,
-                pos,
-            }
-        }
-        Filter::And(a, b) => Filter::And(
-            Box::new(element_filter_bools(*a, attr, changed)),
-            Box::new(element_filter_bools(*b, attr, changed)),
-        ),
-        Filter::Or(a, b) => Filter::Or(
-            Box::new(element_filter_bools(*a, attr, changed)),
-            Box::new(element_filter_bools(*b, attr, changed)),
-        ),
-        Filter::Not(a) => Filter::Not(Box::new(element_filter_bools(*a, attr, changed))),
-        other => other,
-    }
+/// Whether `path`, inside a value filter on `attr`, names a boolean sub-attribute.
+fn element_is_bool(attr: &Attribute, path: &AttrPath) -> bool {
+    path.urn.is_none()
+        && path.sub.is_none()
+        && attr
+            .sub(&path.name)
+            .is_some_and(|s| s.ty == AttrType::Boolean)
 }
 
 fn literal_bool(value: Literal, is_bool: bool, changed: &mut bool) -> Literal {
@@ -203,73 +142,22 @@ fn literal_bool(value: Literal, is_bool: bool, changed: &mut bool) -> Literal {
 /// Quirk 3: a string boolean compared with a boolean attribute, in a filter
 /// (`roles[primary eq "True"]`, `active eq "true"`).
 pub fn filter_string_booleans(f: Filter, schema: &ResourceSchema, fired: &mut Fired) -> Filter {
-    fn go(f: Filter, schema: &ResourceSchema, changed: &mut bool) -> Filter {
-        match f {
-            Filter::Compare {
-                path,
-                op,
-                value,
-                pos,
-            } => {
-                let is_bool = resolve(schema, &path)
-                    .is_some_and(|t| t.sub.unwrap_or(t.attribute).ty == AttrType::Boolean);
-                let value = literal_bool(value, is_bool, changed);
-                Filter::Compare {
-                    path,
-                    op,
-                    value,
-                    pos,
-                }
-            }
-            Filter::ValuePath {
-                path,
-                filter,
-                then,
-                pos,
-            } => match resolve(schema, &path) {
-                Some(t) => {
-                    let filter = Box::new(element_filter_bools(*filter, t.attribute, changed));
-                    let then = then.map(|mut e| {
-                        let is_bool = t
-                            .attribute
-                            .sub(&e.sub)
-                            .is_some_and(|s| s.ty == AttrType::Boolean);
-                        if let Test::Compare { op, value } = e.test {
-                            e.test = Test::Compare {
-                                op,
-                                value: literal_bool(value, is_bool, changed),
-                            };
-                        }
-                        e
-                    });
-                    Filter::ValuePath {
-                        path,
-                        filter,
-                        then,
-                        pos,
-                    }
-                }
-                None => Filter::ValuePath {
-                    path,
-                    filter,
-                    then,
-                    pos,
-                },
-            },
-            Filter::And(a, b) => Filter::And(
-                Box::new(go(*a, schema, changed)),
-                Box::new(go(*b, schema, changed)),
-            ),
-            Filter::Or(a, b) => Filter::Or(
-                Box::new(go(*a, schema, changed)),
-                Box::new(go(*b, schema, changed)),
-            ),
-            Filter::Not(a) => Filter::Not(Box::new(go(*a, schema, changed))),
-            other => other,
-        }
-    }
     let mut changed = false;
-    let out = go(f, schema, &mut changed);
+    let out = f.map_compares(&mut |site, _, value| {
+        let is_bool = match site {
+            Site::Resource(path) => resolve(schema, path)
+                .is_some_and(|t| t.sub.unwrap_or(t.attribute).ty == AttrType::Boolean),
+            Site::Element { parent, path } => {
+                resolve(schema, parent).is_some_and(|t| element_is_bool(t.attribute, path))
+            }
+            Site::Then { parent, sub } => resolve(schema, parent).is_some_and(|t| {
+                t.attribute
+                    .sub(sub)
+                    .is_some_and(|s| s.ty == AttrType::Boolean)
+            }),
+        };
+        literal_bool(value, is_bool, &mut changed)
+    });
     if changed {
         fire(fired, "entra.3.filter_string_booleans");
     }
@@ -288,7 +176,14 @@ pub fn filter_string_booleans_in_path(op: &mut Value, schema: &ResourceSchema, f
         return;
     };
     let mut changed = false;
-    p.filter = Some(element_filter_bools(f, t.attribute, &mut changed));
+    // The value filter's paths are relative to an element of `t.attribute`.
+    p.filter = Some(f.map_compares(&mut |site, _, value| match site {
+        Site::Resource(path) | Site::Element { path, .. } => {
+            let is_bool = element_is_bool(t.attribute, path);
+            literal_bool(value, is_bool, &mut changed)
+        }
+        Site::Then { .. } => value,
+    }));
     if changed {
         op["path"] = Value::String(p.to_string());
         fire(fired, "entra.3.filter_string_booleans");
@@ -470,38 +365,6 @@ fn roles_in(v: &mut Value) -> bool {
     }
 }
 
-/// Applies `rewrite` to the value of attribute `attr` in a PATCH op: the op's value when its
-/// path is `attr`, or the `attr` member (any case) of a path-less object value. Whether it
-/// changed anything.
-fn attr_in_op(op: &mut Value, attr: &str, rewrite: fn(&mut Value) -> bool) -> bool {
-    let is_attr = op
-        .get("path")
-        .and_then(Value::as_str)
-        .is_some_and(|p| p.eq_ignore_ascii_case(attr));
-    match op.get_mut("value") {
-        Some(v) if is_attr => rewrite(v),
-        Some(Value::Object(obj)) => attr_in_object(obj, attr, rewrite),
-        _ => false,
-    }
-}
-
-/// Applies `rewrite` to the `attr` member (any case) of a POST/PUT body.
-fn attr_in_resource(body: &mut Value, attr: &str, rewrite: fn(&mut Value) -> bool) -> bool {
-    body.as_object_mut()
-        .is_some_and(|obj| attr_in_object(obj, attr, rewrite))
-}
-
-fn attr_in_object(
-    obj: &mut Map<String, Value>,
-    attr: &str,
-    rewrite: fn(&mut Value) -> bool,
-) -> bool {
-    match key_ci(obj, attr).map(str::to_owned) {
-        Some(k) => obj.get_mut(&k).is_some_and(rewrite),
-        None => false,
-    }
-}
-
 /// Quirk 14: PATCH values of `roles` serialised as JSON strings.
 pub fn roles_as_json_strings_in_op(op: &mut Value, fired: &mut Fired) {
     if attr_in_op(op, "roles", roles_in) {
@@ -513,62 +376,6 @@ pub fn roles_as_json_strings_in_op(op: &mut Value, fired: &mut Fired) {
 pub fn roles_as_json_strings_in_resource(body: &mut Value, fired: &mut Fired) {
     if attr_in_resource(body, "roles", roles_in) {
         fire(fired, "entra.14.roles_json");
-    }
-}
-
-/// Drops a `"$ref": null` from a member item (an object); whether it changed anything. Items that
-/// are not objects are left for the core to refuse: a member is `{"value": "<id>"}`.
-fn member_item(item: &mut Value) -> bool {
-    let Value::Object(o) = item else {
-        return false;
-    };
-    let before = o.len();
-    o.retain(|k, v| !(k.eq_ignore_ascii_case("$ref") && v.is_null()));
-    o.len() != before
-}
-
-/// Member items of an array; anything but an array is left for the core to judge.
-fn member_items(v: &mut Value) -> bool {
-    match v {
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |changed, it| member_item(it) | changed),
-        _ => false,
-    }
-}
-
-/// Quirk 11: member items with or without `"$ref": null`, several per op →
-/// `[{"value": "<id>"}, ...]`. With `bare_add` (the `entra` profile), the one bare-id shape quirk
-/// 11 documents (Microsoft's Postman suite: `{"op": "Add", "path": "members", "value": "<id>"}`)
-/// becomes `[{"value": "<id>"}]`. Nothing else is coerced: a bare id in any other op or place, an
-/// array of bare ids, or a `replace` of `members` with a string reaches the core, which refuses it
-/// (a `replace` with a coerced unknown id would empty the group).
-pub fn member_items_in_op(op: &mut Value, bare_add: bool, fired: &mut Fired) {
-    let is_members = op
-        .get("path")
-        .and_then(Value::as_str)
-        .is_some_and(|p| p.eq_ignore_ascii_case("members"));
-    let is_add = op.get("op").and_then(Value::as_str) == Some("add");
-    if bare_add
-        && is_members
-        && is_add
-        && let Some(Value::String(id)) = op.get("value")
-        && !id.is_empty()
-    {
-        op["value"] = json!([{ "value": id }]);
-        fire(fired, "entra.11.member_items");
-        return;
-    }
-    if attr_in_op(op, "members", member_items) {
-        fire(fired, "entra.11.member_items");
-    }
-}
-
-/// Quirk 11: the same `"$ref": null` items in POST/PUT bodies (Okta pushes groups with members).
-/// `members` must be an array of objects there; no other shape is rewritten.
-pub fn member_items_in_resource(body: &mut Value, fired: &mut Fired) {
-    if attr_in_resource(body, "members", member_items) {
-        fire(fired, "entra.11.member_items");
     }
 }
 
@@ -603,383 +410,6 @@ pub fn member_removal_by_value(op: Value, fired: &mut Fired) -> Vec<Value> {
         }));
     }
     fire(fired, "entra.10.member_removal_by_value");
-    out
-}
-
-/// Quirk 28: `""` means "clear" (Microsoft's validators send `replace` with `""`). A path op
-/// with an empty string becomes a `replace` with `null` (RFC 7643 §2.5: null is unassigned);
-/// empty strings inside a path-less value become `null`.
-pub fn empty_string_clears(op: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
-    let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
-    if kind != "add" && kind != "replace" {
-        return;
-    }
-    let path = op.get("path").and_then(Value::as_str);
-    let has_path = path.is_some();
-    // `""` is never a set of values: a multi-valued attribute (`members`, `emails`) named whole
-    // by the path keeps its `""`, and the core refuses it, rather than every value being cleared.
-    let whole_multi = path
-        .and_then(|p| PatchPath::parse(p).ok())
-        .is_some_and(|p| {
-            p.filter.is_none()
-                && p.sub.is_none()
-                && resolve(schema, &p.attr)
-                    .is_some_and(|t| t.sub.unwrap_or(t.attribute).multi_valued)
-        });
-    match op.get_mut("value") {
-        Some(Value::String(s)) if s.is_empty() && has_path && !whole_multi => {
-            op["op"] = json!("replace");
-            op["value"] = Value::Null;
-            fire(fired, "entra.28.empty_clears");
-        }
-        Some(Value::Object(obj)) if !has_path => {
-            let mut changed = false;
-            for (k, v) in obj.iter_mut() {
-                let multi =
-                    attribute_of(schema, k).is_some_and(|(a, sub)| sub.unwrap_or(a).multi_valued);
-                if matches!(v, Value::String(s) if s.is_empty()) && !multi {
-                    *v = Value::Null;
-                    changed = true;
-                } else if let (Some(_), Value::Object(inner)) = (schema.extension(k), &mut *v) {
-                    for iv in inner.values_mut() {
-                        if matches!(iv, Value::String(s) if s.is_empty()) {
-                            *iv = Value::Null;
-                            changed = true;
-                        }
-                    }
-                }
-            }
-            if changed {
-                fire(fired, "entra.28.empty_clears");
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Quirks 16 and 28: in POST/PUT bodies, empty strings (and elements left empty) are absent
-/// values, not values: `"nickName": ""` stores nothing.
-pub fn empty_strings_are_absent(body: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
-    fn prune(v: &mut Value) -> bool {
-        match v {
-            Value::Object(o) => {
-                let before = o.len();
-                o.retain(|_, x| !matches!(x, Value::String(s) if s.is_empty()));
-                let mut changed = o.len() != before;
-                for x in o.values_mut() {
-                    changed |= prune(x);
-                }
-                changed
-            }
-            Value::Array(a) => {
-                let mut changed = false;
-                for x in a.iter_mut() {
-                    changed |= prune(x);
-                }
-                let before = a.len();
-                a.retain(|x| !matches!(x, Value::Object(o) if o.is_empty()));
-                changed || a.len() != before
-            }
-            _ => false,
-        }
-    }
-    // `"members": ""` (a multi-valued attribute given as a string) is not an absent value but a
-    // wrong type: kept for the core to refuse, as a PUT would otherwise clear every member.
-    let kept: Vec<(String, Value)> = body
-        .as_object_mut()
-        .map(|o| {
-            let keys: Vec<String> = o
-                .iter()
-                .filter(|(k, v)| {
-                    matches!(v, Value::String(s) if s.is_empty())
-                        && attribute_of(schema, k)
-                            .is_some_and(|(a, sub)| sub.unwrap_or(a).multi_valued)
-                })
-                .map(|(k, _)| k.clone())
-                .collect();
-            keys.into_iter()
-                .filter_map(|k| o.remove(&k).map(|v| (k, v)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let changed = prune(body);
-    if let Some(o) = body.as_object_mut() {
-        o.extend(kept);
-    }
-    if changed {
-        fire(fired, "entra.28.empty_clears");
-    }
-}
-
-/// The non-standard group URI Entra lists in `POST /Groups` (quirk 15).
-const ADSCIM_GROUP_URN: &str =
-    "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
-/// The typo'd enterprise URN of the tutorial's Example 2 (quirk 15).
-const ENTERPRISE_TYPO_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
-
-/// Whether `urn` is one quirk 15 lets a body of `schema` list: its own core or extension URNs,
-/// the ADSCIM group URI on a Group, the typo'd enterprise URN on a User.
-fn tolerated_urn(urn: &str, schema: &ResourceSchema) -> bool {
-    urn.eq_ignore_ascii_case(&schema.core.id)
-        || schema.extension(urn).is_some()
-        || (schema.core.id.eq_ignore_ascii_case(GROUP_URN)
-            && urn.eq_ignore_ascii_case(ADSCIM_GROUP_URN))
-        || (schema.core.id.eq_ignore_ascii_case(USER_URN)
-            && urn.eq_ignore_ascii_case(ENTERPRISE_TYPO_URN))
-}
-
-/// Quirk 15: `schemas` as Entra sends it: custom extension URNs omitted though their attributes
-/// are present, the non-standard ADSCIM group URI, the typo `...enterprise:2.0User`, or no
-/// `schemas` at all. Rebuilt as the core URN plus the extensions actually present. Only those
-/// shapes: a `schemas` that is not an array of strings, or lists any other URN (the User schema
-/// on a Group, a PatchOp, ...), is left as sent for the core to judge.
-pub fn lenient_schemas(body: &mut Value, schema: &ResourceSchema, fired: &mut Fired) {
-    let Some(obj) = body.as_object_mut() else {
-        return;
-    };
-    let mut want = vec![Value::String(schema.core.id.clone())];
-    for e in &schema.extensions {
-        if key_ci(obj, &e.schema.id).is_some() {
-            want.push(Value::String(e.schema.id.clone()));
-        }
-    }
-    let key = key_ci(obj, "schemas")
-        .map(str::to_owned)
-        .unwrap_or_else(|| "schemas".to_owned());
-    let same = match obj.get(&key) {
-        None | Some(Value::Null) => false,
-        Some(Value::Array(have)) => {
-            let tolerated = have
-                .iter()
-                .all(|h| h.as_str().is_some_and(|u| tolerated_urn(u, schema)));
-            if !tolerated {
-                return;
-            }
-            have.len() == want.len()
-                && want.iter().all(|w| {
-                    have.iter().any(|h| {
-                        h.as_str()
-                            .zip(w.as_str())
-                            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
-                    })
-                })
-        }
-        Some(_) => return,
-    };
-    if !same {
-        obj.insert(key, Value::Array(want));
-        fire(fired, "entra.15.lenient_schemas");
-    }
-}
-
-// --- e-mail lowercasing ---
-
-fn listed(list: &[AttrPath], attr: &Attribute, sub: Option<&Attribute>) -> bool {
-    list.iter().any(|l| {
-        l.name.eq_ignore_ascii_case(&attr.name)
-            && match (&l.sub, sub) {
-                (None, None) => true,
-                (Some(ls), Some(s)) => ls.eq_ignore_ascii_case(&s.name),
-                _ => false,
-            }
-    })
-}
-
-fn lower_email(v: &mut Value) -> bool {
-    if let Value::String(s) = v
-        && s.contains('@')
-        && s.chars().any(char::is_uppercase)
-    {
-        *s = s.to_lowercase();
-        return true;
-    }
-    false
-}
-
-/// Lowercases e-mail values of `attr` in `v` (a simple value, an object of sub-attributes, or
-/// an array of them) where `list` names the attribute or the sub-attribute.
-fn lower_in(v: &mut Value, attr: &Attribute, list: &[AttrPath]) -> bool {
-    if attr.is_complex() {
-        let mut changed = false;
-        let mut one = |o: &mut Value| {
-            if let Some(obj) = o.as_object_mut() {
-                for (k, x) in obj.iter_mut() {
-                    if let Some(sub) = attr.sub(k)
-                        && listed(list, attr, Some(sub))
-                    {
-                        changed |= lower_email(x);
-                    }
-                }
-            }
-        };
-        match v {
-            Value::Array(items) => items.iter_mut().for_each(&mut one),
-            other => one(other),
-        }
-        changed
-    } else if listed(list, attr, None) {
-        lower_email(v)
-    } else {
-        false
-    }
-}
-
-fn lower_in_attributes(
-    obj: &mut Map<String, Value>,
-    schema: &ResourceSchema,
-    list: &[AttrPath],
-) -> bool {
-    let mut changed = false;
-    for (k, v) in obj.iter_mut() {
-        if let Some((attr, sub)) = attribute_of(schema, k) {
-            changed |= match sub {
-                Some(s) if listed(list, attr, Some(s)) => lower_email(v),
-                Some(_) => false,
-                None => lower_in(v, attr, list),
-            };
-        }
-    }
-    changed
-}
-
-/// `[scim] lowercase_attributes`: e-mail addresses in the listed attributes are stored lowercase
-/// (the seed's "Email (must be lowercase)"), in POST/PUT bodies.
-pub fn lowercase_emails_in_resource(
-    body: &mut Value,
-    schema: &ResourceSchema,
-    list: &[AttrPath],
-    fired: &mut Fired,
-) {
-    if list.is_empty() {
-        return;
-    }
-    if let Some(obj) = body.as_object_mut()
-        && lower_in_attributes(obj, schema, list)
-    {
-        fire(fired, "lowercase_emails");
-    }
-}
-
-/// The same in PATCH operations, with or without a path.
-pub fn lowercase_emails_in_op(
-    op: &mut Value,
-    schema: &ResourceSchema,
-    list: &[AttrPath],
-    fired: &mut Fired,
-) {
-    if list.is_empty() {
-        return;
-    }
-    let path = op
-        .get("path")
-        .and_then(Value::as_str)
-        .and_then(|p| PatchPath::parse(p).ok());
-    let Some(value) = op.get_mut("value") else {
-        return;
-    };
-    let changed = match path {
-        Some(p) => match resolve(schema, &p.attr) {
-            Some(t) => {
-                let leaf = p.sub.as_deref().and_then(|s| t.attribute.sub(s)).or(t.sub);
-                match leaf {
-                    Some(sub) if listed(list, t.attribute, Some(sub)) => lower_email(value),
-                    Some(_) => false,
-                    None => lower_in(value, t.attribute, list),
-                }
-            }
-            None => false,
-        },
-        None => value
-            .as_object_mut()
-            .is_some_and(|o| lower_in_attributes(o, schema, list)),
-    };
-    if changed {
-        fire(fired, "lowercase_emails");
-    }
-}
-
-/// The same for comparison values in filters, so lookups match what was stored.
-pub fn lowercase_emails_in_filter(
-    f: Filter,
-    schema: &ResourceSchema,
-    list: &[AttrPath],
-    fired: &mut Fired,
-) -> Filter {
-    fn lit(value: Literal, yes: bool, changed: &mut bool) -> Literal {
-        match value {
-            Literal::String(s) if yes && s.contains('@') && s.chars().any(char::is_uppercase) => {
-                *changed = true;
-                Literal::String(s.to_lowercase())
-            }
-            other => other,
-        }
-    }
-    fn go(f: Filter, schema: &ResourceSchema, list: &[AttrPath], changed: &mut bool) -> Filter {
-        match f {
-            Filter::Compare {
-                path,
-                op,
-                value,
-                pos,
-            } => {
-                let yes = resolve(schema, &path).is_some_and(|t| listed(list, t.attribute, t.sub));
-                let value = lit(value, yes, changed);
-                Filter::Compare {
-                    path,
-                    op,
-                    value,
-                    pos,
-                }
-            }
-            Filter::ValuePath {
-                path,
-                filter,
-                then,
-                pos,
-            } => {
-                let then = match (then, resolve(schema, &path)) {
-                    (Some(mut e), Some(t)) => {
-                        let yes = t
-                            .attribute
-                            .sub(&e.sub)
-                            .is_some_and(|s| listed(list, t.attribute, Some(s)));
-                        if let Test::Compare { op, value } = e.test {
-                            e.test = Test::Compare {
-                                op,
-                                value: lit(value, yes, changed),
-                            };
-                        }
-                        Some(e)
-                    }
-                    (then, _) => then,
-                };
-                Filter::ValuePath {
-                    path,
-                    filter,
-                    then,
-                    pos,
-                }
-            }
-            Filter::And(a, b) => Filter::And(
-                Box::new(go(*a, schema, list, changed)),
-                Box::new(go(*b, schema, list, changed)),
-            ),
-            Filter::Or(a, b) => Filter::Or(
-                Box::new(go(*a, schema, list, changed)),
-                Box::new(go(*b, schema, list, changed)),
-            ),
-            Filter::Not(a) => Filter::Not(Box::new(go(*a, schema, list, changed))),
-            other => other,
-        }
-    }
-    if list.is_empty() {
-        return f;
-    }
-    let mut changed = false;
-    let out = go(f, schema, list, &mut changed);
-    if changed {
-        fire(fired, "lowercase_emails");
-    }
     out
 }
 

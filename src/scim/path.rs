@@ -1,5 +1,6 @@
-//! Attribute paths (RFC 7644 §3.10 `attrPath`), PATCH paths (RFC 7644 §3.5.2 `PATH`), and the
-//! resolver that maps a path onto a resource type's schemas and its JSON layout.
+//! Attribute paths (RFC 7644 §3.10 `attrPath`) and the resolver that maps a path onto a resource
+//! type's schemas and its JSON layout. PATCH paths (RFC 7644 §3.5.2 `PATH`), which embed a value
+//! filter, are parsed beside the filter parser (`filter::PatchPath`).
 //!
 //! - `attrPath = [URI ":"] ATTRNAME *1subAttr`. A URN-qualified path splits at the last `:`
 //!   (`urn:...:enterprise:2.0:User:manager.value` → URN `urn:...:enterprise:2.0:User`, name
@@ -12,8 +13,8 @@
 //!   neither but is defined by exactly one extension resolves to that extension.
 
 use crate::scim::error::{ScimError, ScimType};
-use crate::scim::filter::{Filter, FilterOptions, MAX_FILTER_LEN, Parser, SyntaxError};
 use crate::scim::schema::{Attribute, ResourceSchema, is_attr_name};
+use crate::scim::syntax::{MAX_FILTER_LEN, SyntaxError};
 use crate::scim::value::{Object, get_ci};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -158,62 +159,6 @@ impl std::str::FromStr for AttrPath {
     type Err = ScimError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         AttrPath::parse(s)
-    }
-}
-
-/// A PATCH operation path: `attrPath / valuePath [subAttr]` (RFC 7644 §3.5.2).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PatchPath {
-    /// The attribute (possibly with a sub-attribute when there is no filter).
-    pub attr: AttrPath,
-    /// The value selection filter in `[...]`, relative to the attribute's elements.
-    pub filter: Option<Filter>,
-    /// The sub-attribute after `]`.
-    pub sub: Option<String>,
-}
-
-impl PatchPath {
-    /// Parses a PATCH path; errors are 400 `invalidPath` naming the position.
-    pub fn parse(s: &str) -> Result<PatchPath, ScimError> {
-        PatchPath::parse_with(s, &FilterOptions::default())
-    }
-
-    /// Parses a PATCH path with filter options for the value filter.
-    pub fn parse_with(s: &str, opts: &FilterOptions) -> Result<PatchPath, ScimError> {
-        if s.len() > MAX_FILTER_LEN {
-            return Err(ScimError::invalid_path(format!(
-                "the path is {} bytes long; the limit is {MAX_FILTER_LEN}",
-                s.len()
-            )));
-        }
-        Parser::new(s, opts)
-            .patch_path()
-            .map_err(|e| e.into_scim(ScimType::InvalidPath, "path"))
-    }
-
-    /// The sub-attribute this path targets: `attr.sub` or `attr[filter].sub`.
-    pub fn target_sub(&self) -> Option<&str> {
-        self.sub.as_deref().or(self.attr.sub.as_deref())
-    }
-}
-
-impl fmt::Display for PatchPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.attr)?;
-        if let Some(filter) = &self.filter {
-            write!(f, "[{filter}]")?;
-        }
-        if let Some(s) = &self.sub {
-            write!(f, ".{s}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::str::FromStr for PatchPath {
-    type Err = ScimError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PatchPath::parse(s)
     }
 }
 

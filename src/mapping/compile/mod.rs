@@ -25,10 +25,11 @@ use crate::mapping::pushdown;
 use crate::mapping::raw;
 use crate::mapping::template::{BodyTemplate, JoinTemplate, PathTemplate, TextTemplate, Var};
 use crate::platform::Settings;
-use crate::routes::ResourceKind;
 use crate::scim::error::ScimType;
+use crate::scim::filter::PatchPath;
 use crate::scim::filter::{CompareOp, Filter, Literal};
-use crate::scim::path::{Location, PatchPath, resolve};
+use crate::scim::path::{Location, resolve};
+use crate::scim::resource::ResourceKind;
 use crate::scim::schema::{AttrType, Extension, Mutability, Registry, ResourceSchema, Schema};
 
 mod attributes;
@@ -186,10 +187,7 @@ fn label(kind: ResourceKind, op: &str) -> &'static str {
 }
 
 fn section(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "users",
-        ResourceKind::Group => "groups",
-    }
+    kind.section()
 }
 
 impl Compiler<'_> {

@@ -1,7 +1,9 @@
 //! Edge cases of the normalize rules that the per-quirk fixtures (tests/fixtures/entra) do not show.
 
 use super::*;
-use crate::scim::schema::Registry;
+use crate::normalize::common::*;
+use crate::normalize::lowercase::*;
+use crate::scim::schema::{GROUP_URN, Registry, USER_URN};
 
 #[test]
 fn op_case_only_touches_the_three_rfc_operations() {
@@ -35,7 +37,7 @@ fn member_removal_by_value_never_becomes_remove_all() {
         out,
         vec![json!({"op": "remove", "path": "members[value eq \"a\\\"b\"]"})]
     );
-    let parsed = crate::scim::path::PatchPath::parse(out[0]["path"].as_str().expect("path"))
+    let parsed = crate::scim::filter::PatchPath::parse(out[0]["path"].as_str().expect("path"))
         .expect("parses");
     assert!(parsed.filter.is_some());
 }

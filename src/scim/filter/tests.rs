@@ -1,6 +1,10 @@
 use super::*;
+use crate::scim::error::{ScimError, ScimType};
+use crate::scim::path::AttrPath;
+use crate::scim::schema::{AttrType, Attribute, ResourceSchema};
 use crate::scim::schema::{Extension, USER_URN};
 use crate::scim::testdata::{babs, babs_enterprise, user_schema};
+use serde_json::Value;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -1096,4 +1100,44 @@ fn compare_op_keywords_round_trip() {
     }
     assert_eq!(CompareOp::parse("pr"), None);
     assert!(Ew.is_substring() && !Ew.is_ordering() && Le.is_ordering());
+}
+
+#[test]
+fn map_compares_reaches_every_comparison_and_says_where_it_sits() {
+    let f = parse(
+        "userName eq \"a\" and emails[type eq \"work\" or not (primary eq \"x\")].value eq \"b\" and title pr",
+    )
+    .expect("parses");
+    let mut seen = Vec::new();
+    let out = f.clone().map_compares(&mut |site, op, value| {
+        let at = match site {
+            Site::Resource(p) => format!("{p}"),
+            Site::Element { parent, path } => format!("{parent}[{path}]"),
+            Site::Then { parent, sub } => format!("{parent}[].{sub}"),
+        };
+        seen.push(format!("{at} {op} {value}"));
+        match value {
+            Literal::String(s) => Literal::String(s.to_uppercase()),
+            other => other,
+        }
+    });
+    assert_eq!(
+        seen,
+        [
+            "userName eq \"a\"",
+            "emails[type] eq \"work\"",
+            "emails[primary] eq \"x\"",
+            "emails[].value eq \"b\"",
+        ]
+    );
+    assert_eq!(
+        out.to_string(),
+        "userName eq \"A\" and emails[type eq \"WORK\" or not (primary eq \"X\")].value eq \"B\" and title pr"
+    );
+    assert_eq!(
+        f.clone().map_compares(&mut |_, _, value| value),
+        f,
+        "with values kept, positions and shape are kept too"
+    );
+    assert_ne!(f.without_positions(), f, "the input has positions to keep");
 }

@@ -1,5 +1,8 @@
 use super::*;
+use crate::scim::error::{ScimError, ScimType};
+use crate::scim::schema::{AttrType, Attribute, PATCH_OP_URN, ResourceSchema};
 use crate::scim::testdata::{babs, babs_enterprise, group, group_schema, user_schema};
+use serde_json::Value;
 use serde_json::json;
 
 const BABS_ID: &str = "2819c223-7f76-453a-919d-413861904646";

@@ -1,4 +1,5 @@
 use super::*;
+use crate::scim::filter::{FilterOptions, PatchPath};
 use crate::scim::schema::{ENTERPRISE_USER_URN, Registry};
 
 fn ap(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
