@@ -2,6 +2,7 @@
 //! mapping: the I/O-bound middle between the pure protocol core (`scim`), the pure mapping
 //! (`mapping`) and the platform (`backend`).
 
+pub mod journal;
 pub mod locks;
 pub mod members;
 pub mod platform;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use crate::config::{GroupPatchResponse, Unmapped};
 use crate::error::{Error, PlatformError};
 use crate::mapping::convert::{self, Converted};
+use crate::mapping::model::Op;
 use crate::mapping::model::{Mapping, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
 use crate::routes::ResourceKind;
@@ -354,6 +356,58 @@ impl<T: Transport> Ctx<'_, T> {
             }));
         }
         false
+    }
+
+    /// Sends a write that follows a read of the same resource, with the platform's optimistic
+    /// concurrency when the mapping declares one: the version field of the object read is copied
+    /// into the body, its `ETag` sent as `If-Match`. A conflict status marks the request
+    /// (`Ctx::reapply`) so that the whole operation is read and applied again.
+    pub async fn write_after_read(
+        &self,
+        map: &ResourceMap,
+        op: &Op,
+        vars: &Vars<'_>,
+        mut body: Option<Value>,
+        what: &str,
+        current: &Current,
+    ) -> Result<crate::backend::Reply, Error> {
+        let mut if_match = None;
+        if let Some(c) = &map.concurrency {
+            if let (Some(f), Some(b)) = (&c.version_field, body.as_mut())
+                && let Some(v) = f.get(&current.raw)
+            {
+                f.set(b, v.clone());
+            }
+            if c.etag {
+                if_match = current.etag.clone();
+            }
+        }
+        let mut call = platform::build(op, vars, body)?;
+        call.if_match = if_match;
+        let reply = self.transport.send(&call).await?;
+        if platform::succeeded(op, &reply) {
+            return Ok(reply);
+        }
+        let status = reply.status.as_u16();
+        if map
+            .concurrency
+            .as_ref()
+            .is_some_and(|c| c.conflict.contains(&status))
+        {
+            self.conflicted
+                .store(status, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(
+                operation = op.label,
+                status,
+                "the platform refused a write as a conflict (the resource changed since it was read)"
+            );
+        }
+        Err(crate::mapping::errors::classify(
+            &self.mapping.errors,
+            &reply,
+            what,
+            op.label,
+        ))
     }
 
     /// Converts a platform object, treating a failure as the platform's fault.
