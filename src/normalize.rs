@@ -20,8 +20,12 @@
 
 pub mod entra;
 
+use http::Method;
 use serde_json::Value;
 
+use crate::mapping::model::Mapping;
+use crate::request::{Input, Payload};
+use crate::routes::{Endpoint, ResourceKind};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{Filter, FilterOptions};
 use crate::scim::path::AttrPath;
@@ -83,6 +87,89 @@ impl Normalizer {
     /// (quirk 4).
     pub fn upsert_filtered_replace(&self) -> bool {
         self.profile == Profile::Entra
+    }
+
+    /// The normalize stage: the bodies and filters a resource endpoint reads, in the client's
+    /// dialect, turned into canonical RFC 7644, with the rules that fired. Bodies are normalized
+    /// as JSON; a filter is parsed with the dialect's options, rewritten for each resource type it
+    /// is read for, and printed back canonically when a rule changed it. What does not parse is
+    /// left as sent, for the parse stage to refuse.
+    pub fn apply(
+        &self,
+        mapping: &Mapping,
+        endpoint: &Endpoint,
+        method: &Method,
+        mut input: Input,
+    ) -> Result<(Input, Fired), ScimError> {
+        let mut fired = Vec::new();
+        let json = |body: &Payload| match body {
+            Payload::Raw(b) => crate::request::parse_json(b).ok(),
+            Payload::Json(v) => Some(v.clone()),
+        };
+        match (endpoint, method) {
+            (Endpoint::Collection(kind), &Method::POST)
+            | (Endpoint::Resource(kind, _), &Method::PUT) => {
+                if let (Some(map), Some(v)) = (mapping.resource(*kind), json(&input.body)) {
+                    input.body = Payload::Json(self.resource(v, &map.schema, &mut fired)?);
+                }
+            }
+            (Endpoint::Resource(kind, _), &Method::PATCH) => {
+                if let (Some(map), Some(v)) = (mapping.resource(*kind), json(&input.body)) {
+                    input.body = Payload::Json(self.patch(v, &map.schema, &mut fired)?);
+                }
+            }
+            (Endpoint::Collection(kind), &Method::GET) => {
+                if let Some(text) = &input.query.filter {
+                    input.filters = self.filter_texts(mapping, &[*kind], text, &mut fired);
+                }
+            }
+            (Endpoint::Search(kind), &Method::POST) => {
+                let text = json(&input.body)
+                    .and_then(|v| crate::scim::list::parse_search_request(&v).ok())
+                    .and_then(|r| r.filter);
+                if let Some(text) = text {
+                    let kinds = match kind {
+                        Some(k) => vec![*k],
+                        None => vec![ResourceKind::User, ResourceKind::Group],
+                    };
+                    input.filters = self.filter_texts(mapping, &kinds, &text, &mut fired);
+                }
+            }
+            _ => {}
+        }
+        let mut unique: Fired = Vec::with_capacity(fired.len());
+        for r in fired {
+            if !unique.contains(&r) {
+                unique.push(r);
+            }
+        }
+        Ok((input, unique))
+    }
+
+    /// A filter's text normalized for each of `kinds` the mapping serves, where a rule changed it.
+    fn filter_texts(
+        &self,
+        mapping: &Mapping,
+        kinds: &[ResourceKind],
+        text: &str,
+        fired: &mut Fired,
+    ) -> Vec<(ResourceKind, String)> {
+        let Ok(parsed) = crate::scim::filter::parse_with(text, &self.filter_options()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for kind in kinds {
+            let Some(map) = mapping.resource(*kind) else {
+                continue;
+            };
+            let mut here = Vec::new();
+            let f = self.filter(parsed.clone(), &map.schema, &mut here);
+            if !here.is_empty() {
+                out.push((*kind, f.to_string()));
+            }
+            fired.extend(here);
+        }
+        out
     }
 
     /// Normalizes a POST or PUT body.

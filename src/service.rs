@@ -17,12 +17,11 @@ use crate::mapping::convert::{self, Converted};
 use crate::mapping::model::Op;
 use crate::mapping::model::{Mapping, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
+use crate::operation::Operation;
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::etag;
 use crate::scim::filter::FilterOptions;
-use crate::scim::path::AttrPath;
-use crate::scim::projection;
 use platform::Transport;
 
 /// What is percent-encoded in an id placed in a URL path segment: all but RFC 3986 §2.3's
@@ -77,10 +76,6 @@ pub struct Ctx<'a, T: Transport> {
     pub base_url: &'a str,
     /// Settings.
     pub settings: &'a Settings,
-    /// The client dialect's normalizer.
-    pub normalizer: &'a crate::normalize::Normalizer,
-    /// The normalize rules that fired on this request (for the access log).
-    pub fired: std::sync::Mutex<crate::normalize::Fired>,
     /// The process's metrics.
     pub metrics: &'a crate::metrics::Metrics,
     /// Who asked, for the audit log (`None`: a dry run, nothing to audit).
@@ -116,61 +111,27 @@ pub enum Outcome {
     NoContent,
 }
 
-/// Attribute selection from `attributes` / `excludedAttributes`.
-#[derive(Debug, Clone, Default)]
-pub struct Projection {
-    /// `attributes`
-    pub attributes: Vec<AttrPath>,
-    /// `excludedAttributes`
-    pub excluded: Vec<AttrPath>,
-}
-
-impl Projection {
-    /// Parses the two query parameters.
-    pub fn parse(
-        attributes: Option<&str>,
-        excluded: Option<&str>,
-    ) -> Result<Projection, ScimError> {
-        let (attributes, excluded) = projection::parse_projection(attributes, excluded)?;
-        Ok(Projection {
-            attributes,
-            excluded,
-        })
-    }
-
-    /// Whether the response would include group `members` (so they must be fetched).
-    pub fn wants_members(&self) -> bool {
-        let named = |p: &AttrPath| p.urn.is_none() && p.name.eq_ignore_ascii_case("members");
-        if !self.attributes.is_empty() {
-            return self.attributes.iter().any(named);
+impl<'a, T: Transport> Ctx<'a, T> {
+    /// The context of one request's resource operation.
+    pub fn new(
+        mapping: &'a Mapping,
+        transport: &'a T,
+        base_url: &'a str,
+        settings: &'a Settings,
+        metrics: &'a crate::metrics::Metrics,
+        locks: &'a locks::Locks,
+        audit: Option<crate::audit::Who<'a>>,
+    ) -> Self {
+        Ctx {
+            mapping,
+            transport,
+            base_url,
+            settings,
+            metrics,
+            audit,
+            locks,
+            conflicted: std::sync::atomic::AtomicU16::new(0),
         }
-        !self.excluded.iter().any(|p| named(p) && p.sub.is_none())
-    }
-
-    /// Applies the selection (the resource is handed back untouched when there is none).
-    pub fn apply(&self, resource: Value, map: &ResourceMap) -> Value {
-        if self.attributes.is_empty() && self.excluded.is_empty() {
-            return resource;
-        }
-        projection::project(&resource, &map.schema, &self.attributes, &self.excluded)
-    }
-}
-
-impl<T: Transport> Ctx<'_, T> {
-    /// Records normalize rules that fired.
-    pub fn record(&self, rules: crate::normalize::Fired) {
-        if let Ok(mut f) = self.fired.lock() {
-            for r in rules {
-                if !f.contains(&r) {
-                    f.push(r);
-                }
-            }
-        }
-    }
-
-    /// The rules that fired so far.
-    pub fn fired(&self) -> crate::normalize::Fired {
-        self.fired.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
     /// The mapping of a resource type, or the 400 that says it is not mapped.
@@ -426,6 +387,32 @@ impl<T: Transport> Ctx<'_, T> {
     /// The platform id a SCIM id names, or the 404 for ids that cannot name one.
     pub fn parse_id(&self, map: &ResourceMap, id: &str) -> Result<PlatformId, Error> {
         convert::parse_id(map.id_type, id).ok_or_else(|| not_found(map, id))
+    }
+}
+
+/// Serves one resource operation.
+pub async fn run<T: Transport>(ctx: &Ctx<'_, T>, op: Operation) -> Result<Outcome, Error> {
+    match op {
+        Operation::List { kind, query } => read::list(ctx, kind, &query).await,
+        Operation::Search {
+            paging,
+            projection,
+            filter,
+        } => read::search(ctx, &paging, &projection, filter.as_ref()).await,
+        Operation::Get {
+            kind,
+            id,
+            projection,
+        } => read::get(ctx, kind, &id, &projection).await,
+        Operation::Create { kind, body } => write::create(ctx, kind, &body).await,
+        Operation::Replace { kind, id, body } => write::replace(ctx, kind, &id, &body).await,
+        Operation::Patch {
+            kind,
+            id,
+            body,
+            projection,
+        } => write::patch(ctx, kind, &id, &body, &projection).await,
+        Operation::Delete { kind, id } => write::delete(ctx, kind, &id).await,
     }
 }
 

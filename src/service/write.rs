@@ -11,6 +11,7 @@ use crate::error::{Error, PlatformError};
 use crate::mapping::convert::{self, Converted, Purpose};
 use crate::mapping::model::{Deactivation, IdType, MemberSpec, Op, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
+use crate::operation::Projection;
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter, Literal};
@@ -18,7 +19,7 @@ use crate::scim::patch::{self, PatchOp, PatchOpKind, PatchOptions};
 use crate::scim::validate::{self, Mode, UnknownAttributes};
 use crate::service::journal::{Attempt, Journal, active_of};
 use crate::service::platform::{self, Transport};
-use crate::service::{Ctx, Current, Outcome, Projection, members, not_found, read, unsupported};
+use crate::service::{Ctx, Current, Outcome, members, not_found, read, unsupported};
 
 fn get_ci<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
     v.as_object()?
