@@ -266,8 +266,7 @@ pub async fn explain(
     let result = async {
         let (input, fired) = rt.normalizer.apply(mapping, &endpoint, &method, input)?;
         quirks = fired;
-        let (max, filter) = (rt.service.max_page_size, &rt.service.filter);
-        let op = Operation::parse(endpoint, &method, input, mapping, max, filter)?;
+        let op = Operation::parse(endpoint, &method, input, mapping, rt.service.limits())?;
         let ctx = Ctx::new(
             mapping,
             &dry,

@@ -16,12 +16,14 @@ use crate::app::{App, Runtime};
 use crate::audit::Who;
 use crate::auth::Principal;
 use crate::error::{Error, PlatformError};
+use crate::mapping::model::Mapping;
 use crate::operation::Operation;
 use crate::request::{self, Input, Query};
 use crate::respond::{self, Body, Failure};
 use crate::routes::{self, Endpoint, NoRoute};
 use crate::scim::error::ScimError;
-use crate::service::{self, Ctx, platform::Observed};
+use crate::service::platform::{Observed, Transport};
+use crate::service::{self, Ctx};
 
 /// What the connection knows about a request that the request itself does not carry.
 #[derive(Debug, Clone, Copy)]
@@ -118,38 +120,47 @@ where
     let (parts, body) = req.into_parts();
     let body = read(rt, &parts.headers, body).await?;
     let base_url = base_url(rt, &parts, conn);
-    if let Some(answer) = rt.discovery.answer(&endpoint, &parts.method, &base_url) {
+    let method = &parts.method;
+    if let Some(answer) = rt.discovery.answer(&endpoint, method, &base_url) {
         return answer;
     }
     let Some(mapping) = rt.config.scim.mapping.as_deref() else {
-        return crate::discovery::unmapped(&endpoint, &parts.method);
+        return crate::discovery::unmapped(&endpoint, method);
     };
     let input = Input::new(Query::parse(parts.uri.query()), body);
-    let (input, quirks) = rt
-        .normalizer
-        .apply(mapping, &endpoint, &parts.method, input)?;
+    let (input, quirks) = rt.normalizer.apply(mapping, &endpoint, method, input)?;
     trace.quirks = quirks;
-    let (max, filter) = (rt.service.max_page_size, &rt.service.filter);
-    let op = Operation::parse(endpoint, &parts.method, input, mapping, max, filter)?;
+    let op = Operation::parse(endpoint, method, input, mapping, rt.service.limits())?;
     let observed = Observed {
         inner: mapping.backend.as_ref(),
         metrics: &rt.metrics,
     };
+    let outcome = service::run(&context(rt, mapping, &observed, &base_url, trace), op).await?;
+    Ok(respond::outcome(outcome))
+}
+
+/// The context of a resource operation served for a client through the platform.
+fn context<'a, T: Transport>(
+    rt: &'a Runtime,
+    mapping: &'a Mapping,
+    transport: &'a T,
+    base_url: &'a str,
+    trace: &'a Trace,
+) -> Ctx<'a, T> {
     let who = Who {
         request_id: &trace.request_id,
         token: trace.principal.as_ref().map_or("-", |p| &*p.token_name),
     };
-    let ctx = Ctx::new(
+    let (settings, metrics, locks) = (&rt.service, &rt.metrics, &*rt.locks);
+    Ctx::new(
         mapping,
-        &observed,
-        &base_url,
-        &rt.service,
-        &rt.metrics,
-        &rt.locks,
+        transport,
+        base_url,
+        settings,
+        metrics,
+        locks,
         Some(who),
-    );
-    let outcome = service::run(&ctx, op).await?;
-    Ok(respond::outcome(outcome))
+    )
 }
 
 /// What the access log learns while a request is served.

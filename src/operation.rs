@@ -82,6 +82,15 @@ pub enum Operation {
     },
 }
 
+/// What parsing takes from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits<'a> {
+    /// The largest page served.
+    pub max_page_size: usize,
+    /// Filter parsing options (e.g. Entra's unquoted values).
+    pub filter: &'a FilterOptions,
+}
+
 /// A list request, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -209,15 +218,18 @@ fn first_miss(f: &Filter, schema: &ResourceSchema) -> Option<Miss> {
 impl Operation {
     /// The operation a resource endpoint and method name, with the query and body as the
     /// normalize stage left them. A method an endpoint does not serve is a 400 naming the ones
-    /// it does.
+    /// it does, not a 405 (Entra quirk 24: Entra counts a 405 as a failure).
     pub fn parse(
         endpoint: Endpoint,
         method: &Method,
         input: Input,
         mapping: &Mapping,
-        max_page_size: usize,
-        options: &FilterOptions,
+        limits: Limits<'_>,
     ) -> Result<Operation, Error> {
+        let Limits {
+            max_page_size,
+            filter: options,
+        } = limits;
         let Input {
             query,
             body,
@@ -324,3 +336,6 @@ fn paging(query: &Query, max_page_size: usize) -> Result<Paging, ScimError> {
         max_page_size,
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -66,6 +66,16 @@ pub struct Settings {
     pub upsert_filtered_replace: bool,
 }
 
+impl Settings {
+    /// What parsing an operation takes from the settings.
+    pub fn limits(&self) -> crate::operation::Limits<'_> {
+        crate::operation::Limits {
+            max_page_size: self.max_page_size,
+            filter: &self.filter,
+        }
+    }
+}
+
 /// Everything one resource operation needs.
 pub struct Ctx<'a, T: Transport> {
     /// The compiled mapping.
