@@ -276,7 +276,7 @@ pub async fn explain(
             &rt.locks,
             None,
         );
-        Ok::<_, Failure>(respond::outcome(service::run(&ctx, op).await?))
+        Ok::<_, Failure>(respond::outcome(service::dispatch::run(&ctx, op).await?))
     }
     .await;
     let response = result.unwrap_or_else(|f| f.into_response());

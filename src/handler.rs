@@ -103,6 +103,9 @@ where
     Ok(response)
 }
 
+/// The stages of one request, one per line. The path is routed before authentication only to
+/// label the metrics: its answer waits until the client has authenticated, so an unauthenticated
+/// client gets 401 whatever the path and learns nothing of which paths exist.
 async fn serve<B>(
     rt: &Runtime,
     req: Request<B>,
@@ -135,7 +138,8 @@ where
         inner: mapping.backend.as_ref(),
         metrics: &rt.metrics,
     };
-    let outcome = service::run(&context(rt, mapping, &observed, &base_url, trace), op).await?;
+    let ctx = context(rt, mapping, &observed, &base_url, trace);
+    let outcome = service::dispatch::run(&ctx, op).await?;
     Ok(respond::outcome(outcome))
 }
 

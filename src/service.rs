@@ -2,6 +2,7 @@
 //! mapping: the I/O-bound middle between the pure protocol core (`scim`), the pure mapping
 //! (`mapping`) and the platform (`backend`).
 
+pub mod dispatch;
 pub mod journal;
 pub mod locks;
 pub mod members;
@@ -17,7 +18,6 @@ use crate::mapping::convert::{self, Converted};
 use crate::mapping::model::Op;
 use crate::mapping::model::{Mapping, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
-use crate::operation::Operation;
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::etag;
@@ -397,32 +397,6 @@ impl<'a, T: Transport> Ctx<'a, T> {
     /// The platform id a SCIM id names, or the 404 for ids that cannot name one.
     pub fn parse_id(&self, map: &ResourceMap, id: &str) -> Result<PlatformId, Error> {
         convert::parse_id(map.id_type, id).ok_or_else(|| not_found(map, id))
-    }
-}
-
-/// Serves one resource operation.
-pub async fn run<T: Transport>(ctx: &Ctx<'_, T>, op: Operation) -> Result<Outcome, Error> {
-    match op {
-        Operation::List { kind, query } => read::list(ctx, kind, &query).await,
-        Operation::Search {
-            paging,
-            projection,
-            filter,
-        } => read::search(ctx, &paging, &projection, filter.as_ref()).await,
-        Operation::Get {
-            kind,
-            id,
-            projection,
-        } => read::get(ctx, kind, &id, &projection).await,
-        Operation::Create { kind, body } => write::create(ctx, kind, &body).await,
-        Operation::Replace { kind, id, body } => write::replace(ctx, kind, &id, &body).await,
-        Operation::Patch {
-            kind,
-            id,
-            body,
-            projection,
-        } => write::patch(ctx, kind, &id, &body, &projection).await,
-        Operation::Delete { kind, id } => write::delete(ctx, kind, &id).await,
     }
 }
 
