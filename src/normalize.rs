@@ -91,9 +91,8 @@ impl Normalizer {
 
     /// The normalize stage: the bodies and filters a resource endpoint reads, in the client's
     /// dialect, turned into canonical RFC 7644, with the rules that fired. Bodies are normalized
-    /// as JSON; a filter is parsed with the dialect's options, rewritten for each resource type it
-    /// is read for, and printed back canonically when a rule changed it. What does not parse is
-    /// left as sent, for the parse stage to refuse.
+    /// as JSON; a filter is parsed with the dialect's options and rewritten for each resource type
+    /// it is read for. What does not parse is left as sent, for the parse stage to refuse.
     pub fn apply(
         &self,
         mapping: &Mapping,
@@ -120,7 +119,7 @@ impl Normalizer {
             }
             (Endpoint::Collection(kind), &Method::GET) => {
                 if let Some(text) = &input.query.filter {
-                    input.filters = self.filter_texts(mapping, &[*kind], text, &mut fired);
+                    input.filters = self.filters(mapping, &[*kind], text, &mut fired);
                 }
             }
             (Endpoint::Search(kind), &Method::POST) => {
@@ -132,7 +131,7 @@ impl Normalizer {
                         Some(k) => vec![*k],
                         None => vec![ResourceKind::User, ResourceKind::Group],
                     };
-                    input.filters = self.filter_texts(mapping, &kinds, &text, &mut fired);
+                    input.filters = self.filters(mapping, &kinds, &text, &mut fired);
                 }
             }
             _ => {}
@@ -146,14 +145,15 @@ impl Normalizer {
         Ok((input, unique))
     }
 
-    /// A filter's text normalized for each of `kinds` the mapping serves, where a rule changed it.
-    fn filter_texts(
+    /// A filter parsed with the dialect's options and normalized for each of `kinds` the mapping
+    /// serves; nothing when it does not parse.
+    fn filters(
         &self,
         mapping: &Mapping,
         kinds: &[ResourceKind],
         text: &str,
         fired: &mut Fired,
-    ) -> Vec<(ResourceKind, String)> {
+    ) -> Vec<(ResourceKind, Filter)> {
         let Ok(parsed) = crate::scim::filter::parse_with(text, &self.filter_options()) else {
             return Vec::new();
         };
@@ -162,12 +162,7 @@ impl Normalizer {
             let Some(map) = mapping.resource(*kind) else {
                 continue;
             };
-            let mut here = Vec::new();
-            let f = self.filter(parsed.clone(), &map.schema, &mut here);
-            if !here.is_empty() {
-                out.push((*kind, f.to_string()));
-            }
-            fired.extend(here);
+            out.push((*kind, self.filter(parsed.clone(), &map.schema, fired)));
         }
         out
     }

@@ -102,27 +102,39 @@ pub struct ListQuery {
     pub projection: Projection,
 }
 
-/// A filter's text, as sent and as the normalize stage rewrote it for each resource type.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A filter as sent, and as the normalize stage parsed and rewrote it for each resource type.
+#[derive(Debug, Clone, Default)]
 pub struct FilterText {
     /// The text as sent.
     pub text: String,
-    /// The normalized text per resource type, where normalizing changed it.
-    pub normalized: Vec<(ResourceKind, String)>,
+    /// The normalized filter per resource type (none when the text does not parse).
+    pub normalized: Vec<(ResourceKind, Filter)>,
 }
 
 impl FilterText {
-    /// The text to parse for a resource type.
-    pub fn for_kind(&self, kind: ResourceKind) -> &str {
-        normalized_for(&self.normalized, kind).unwrap_or(&self.text)
+    /// The filter of a resource type, checked against its schema.
+    pub fn for_kind(
+        &self,
+        kind: ResourceKind,
+        schema: &ResourceSchema,
+        options: &FilterOptions,
+    ) -> Result<Filter, FilterError> {
+        filter_for(&self.text, &self.normalized, kind, schema, options)
     }
 }
 
-fn normalized_for(normalized: &[(ResourceKind, String)], kind: ResourceKind) -> Option<&str> {
-    normalized
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, t)| t.as_str())
+/// The filter of a resource type: the normalized one when there is one, else the text parsed.
+fn filter_for(
+    text: &str,
+    normalized: &[(ResourceKind, Filter)],
+    kind: ResourceKind,
+    schema: &ResourceSchema,
+    options: &FilterOptions,
+) -> Result<Filter, FilterError> {
+    match normalized.iter().find(|(k, _)| *k == kind) {
+        Some((_, f)) => check_filter(f.clone(), schema),
+        None => parse_filter(text, schema, options),
+    }
 }
 
 /// Attribute selection from `attributes` / `excludedAttributes`.
@@ -190,6 +202,11 @@ pub fn parse_filter(
     options: &FilterOptions,
 ) -> Result<Filter, FilterError> {
     let f = filter::parse_with(text, options).map_err(FilterError::Invalid)?;
+    check_filter(f, schema)
+}
+
+/// Checks a parsed filter against a resource type's schema.
+pub fn check_filter(f: Filter, schema: &ResourceSchema) -> Result<Filter, FilterError> {
     filter::check(&f, schema).map_err(|e| match first_miss(&f, schema) {
         Some(Miss::Attribute) => FilterError::UnknownAttribute(e),
         Some(Miss::SubAttribute) | None => FilterError::Invalid(e),
@@ -249,10 +266,13 @@ impl Operation {
         // The filter of one resource type: parsed when the mapping serves the type.
         let filter_for = |kind: ResourceKind, text: Option<&str>| -> Result<_, Error> {
             match (text, mapping.resource(kind)) {
-                (Some(text), Some(map)) => {
-                    let text = normalized_for(&filters, kind).unwrap_or(text);
-                    Ok(Some(parse_filter(text, &map.schema, options)?))
-                }
+                (Some(text), Some(map)) => Ok(Some(filter_for(
+                    text,
+                    &filters,
+                    kind,
+                    &map.schema,
+                    options,
+                )?)),
                 _ => Ok(None),
             }
         };

@@ -165,8 +165,10 @@ pub struct Input {
     pub query: Query,
     /// The body.
     pub body: Payload,
-    /// A filter's text as normalized for a resource type, where normalizing changed it.
-    pub filters: Vec<(crate::routes::ResourceKind, String)>,
+    /// The filter as parsed and normalized for each resource type it is read for (none when it
+    /// does not parse: the parse stage reports that). Kept as a tree, not printed back, so that
+    /// errors found later point at positions in the text as sent.
+    pub filters: Vec<(crate::routes::ResourceKind, crate::scim::filter::Filter)>,
 }
 
 impl Input {

@@ -13,7 +13,7 @@ use crate::mapping::convert::{self, Converted};
 use crate::mapping::model::{Fidelity, Paging as PlatformPaging, ResourceMap, Total};
 use crate::mapping::pushdown;
 use crate::mapping::template::Vars;
-use crate::operation::{FilterError, FilterText, ListQuery, Projection, parse_filter};
+use crate::operation::{FilterError, FilterText, ListQuery, Projection};
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
@@ -338,13 +338,11 @@ pub async fn search<T: Transport>(
             continue;
         };
         let filter = match filter {
-            Some(text) => {
-                match parse_filter(text.for_kind(kind), &map.schema, &ctx.settings.filter) {
-                    Ok(f) => Some(f),
-                    Err(FilterError::UnknownAttribute(_)) => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            Some(text) => match text.for_kind(kind, &map.schema, &ctx.settings.filter) {
+                Ok(f) => Some(f),
+                Err(FilterError::UnknownAttribute(_)) => continue,
+                Err(e) => return Err(e.into()),
+            },
             None => None,
         };
         let (n, found) = select(ctx, map, filter.as_ref(), start, remaining).await?;
