@@ -145,7 +145,7 @@ pub fn emit(who: Option<Who<'_>>, policy: &Policy, e: &Event<'_>, outcome: Resul
         attributes = %attributes,
         changes = %changes,
         status = failure.map(Error::status),
-        fault = failure.map(Error::fault),
+        fault = failure.map(|e| e.fault().as_str()),
         "audit"
     );
 }

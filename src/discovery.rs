@@ -2,8 +2,14 @@
 //! rendered from the schema registry. Built once per configuration; only `meta.location` (which
 //! depends on the URL the client used) is filled in per request.
 
+use http::header::ALLOW;
+use http::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
+
+use crate::respond::{self, Body, Failure};
+use crate::routes::Endpoint;
+use crate::scim::error::ScimError;
 
 use crate::scim::resource::ResourceKind;
 use crate::scim::schema::{
@@ -114,6 +120,76 @@ impl Discovery {
             .find(|(k, _)| k.name().eq_ignore_ascii_case(name))
             .map(|(k, rs)| resource_type_json(*k, rs, base_url))
     }
+}
+
+impl Discovery {
+    /// The answer of an endpoint served without the mapping: the discovery documents (read-only:
+    /// other methods are 405 with `Allow`), and the 501 of `/Bulk` and `/Me`. `None` for the
+    /// resource endpoints.
+    pub fn answer(
+        &self,
+        endpoint: &Endpoint,
+        method: &Method,
+        base_url: &str,
+    ) -> Option<Result<Response<Body>, Failure>> {
+        let read_only = |name: &str| -> Failure {
+            Failure::from(ScimError::new(
+                405,
+                None,
+                format!("{name} is read-only: only GET is supported"),
+            ))
+            .with_header(ALLOW, "GET, HEAD")
+        };
+        let ok = |v: &Value| Ok(respond::json(StatusCode::OK, v));
+        let is_read = *method == Method::GET || *method == Method::HEAD;
+        Some(match endpoint {
+            Endpoint::ServiceProviderConfig if is_read => {
+                ok(&self.service_provider_config(base_url))
+            }
+            Endpoint::Schemas if is_read => ok(&self.schemas(base_url)),
+            Endpoint::Schema(id) if is_read => match self.schema(id, base_url) {
+                Some(v) => ok(&v),
+                None => Err(Failure::from(ScimError::not_found(format!(
+                    "no schema {id:?}"
+                )))),
+            },
+            Endpoint::ResourceTypes if is_read => ok(&self.resource_types(base_url)),
+            Endpoint::ResourceType(name) if is_read => match self.resource_type(name, base_url) {
+                Some(v) => ok(&v),
+                None => Err(Failure::from(ScimError::not_found(format!(
+                    "no resource type {name:?}"
+                )))),
+            },
+            Endpoint::ServiceProviderConfig => Err(read_only("/ServiceProviderConfig")),
+            Endpoint::Schemas | Endpoint::Schema(_) => Err(read_only("/Schemas")),
+            Endpoint::ResourceTypes | Endpoint::ResourceType(_) => Err(read_only("/ResourceTypes")),
+            Endpoint::Bulk => Err(Failure::from(ScimError::new(
+                501,
+                None,
+                "bulk operations are not supported (ServiceProviderConfig bulk.supported = false); send individual requests",
+            ))),
+            Endpoint::Me => Err(Failure::from(ScimError::new(
+                501,
+                None,
+                "the /Me endpoint is not supported (RFC 7644 §3.11)",
+            ))),
+            Endpoint::Collection(_) | Endpoint::Resource(..) | Endpoint::Search(_) => return None,
+        })
+    }
+}
+
+/// A resource endpoint without a mapping: only Entra's Test Connection probes get an answer (an
+/// empty list).
+pub fn unmapped(endpoint: &Endpoint, method: &Method) -> Result<Response<Body>, Failure> {
+    if let (Endpoint::Collection(_), &Method::GET) = (endpoint, method) {
+        return Ok(respond::json(
+            StatusCode::OK,
+            &crate::scim::list::list_response(0, 1, Vec::new()),
+        ));
+    }
+    Err(Failure::from(ScimError::not_found(
+        "no mapping is configured ([scim] mapping), so no resources are served",
+    )))
 }
 
 fn list(items: Vec<Value>) -> Value {

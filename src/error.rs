@@ -77,6 +77,28 @@ impl TokenFailure {
     }
 }
 
+/// Whose fault a failed request was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The client sent something wrong (4xx).
+    Client,
+    /// The platform failed or answered something unusable (502/503/504).
+    Platform,
+    /// The sidecar itself failed (500).
+    Sidecar,
+}
+
+impl Fault {
+    /// The label in the access log's `fault` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::Client => "client",
+            Fault::Platform => "platform",
+            Fault::Sidecar => "sidecar",
+        }
+    }
+}
+
 impl Error {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {
@@ -98,12 +120,12 @@ impl Error {
         }
     }
 
-    /// Who is at fault, as a label for logs and metrics.
-    pub fn fault(&self) -> &'static str {
+    /// Who is at fault, for logs and metrics.
+    pub fn fault(&self) -> Fault {
         match self {
-            Error::Client(_) => "client",
-            Error::Platform(_) => "platform",
-            Error::Internal(_) => "sidecar",
+            Error::Client(_) => Fault::Client,
+            Error::Platform(_) => Fault::Platform,
+            Error::Internal(_) => Fault::Sidecar,
         }
     }
 

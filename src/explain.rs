@@ -1,7 +1,8 @@
 //! `scim-sidecar explain`: which platform calls a SCIM request would make, without calling the
-//! platform. The real request pipeline runs against a recording transport whose answers are
-//! simulated: reads return an object whose mapped fields hold placeholders (`<email>`; value-mapped
-//! fields their first value), lists return nothing, writes echo what was sent.
+//! platform. The request pipeline's resource stages (normalize → `Operation::parse` →
+//! `service::run`) run against a recording transport whose answers are simulated: reads return an
+//! object whose mapped fields hold placeholders (`<email>`; value-mapped fields their first
+//! value), lists return nothing, writes echo what was sent.
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
@@ -12,13 +13,15 @@ use std::sync::Mutex;
 
 use crate::app::Runtime;
 use crate::error::Error;
-use crate::handler::{ResourceRequest, resources};
 use crate::mapping::model::{Fidelity, Mapping, MemberSpec, Op, PlatformType, ResourceMap};
+use crate::operation::Operation;
 use crate::platform::calls::Transport;
 use crate::platform::{Call, Reply};
-use crate::request::Query;
+use crate::request::{Input, Query};
+use crate::respond::{self, Failure};
 use crate::routes::{self, Endpoint};
 use crate::scim::schema::AttrType;
+use crate::service::{self, Ctx};
 
 /// A transport that records calls and simulates answers.
 pub struct DryRun<'a> {
@@ -253,17 +256,29 @@ pub async fn explain(
         _ => Vec::new(),
     };
     let body = Bytes::from(body.unwrap_or_default().to_owned());
-    let q = Query::parse((!query.is_empty()).then_some(query.as_str()));
+    let input = Input::new(
+        Query::parse((!query.is_empty()).then_some(query.as_str())),
+        body,
+    );
     let dry = DryRun::new(mapping);
-    let req = ResourceRequest {
-        method: &method,
-        endpoint,
-        query: &q,
-        body: &body,
-        base_url: &rt.config.scim.base_path,
-        who: None,
-    };
-    let (result, quirks) = resources(rt, mapping, &dry, req).await;
+    let base_url = &rt.config.scim.base_path;
+    let mut quirks = Vec::new();
+    let result = async {
+        let (input, fired) = rt.normalizer.apply(mapping, &endpoint, &method, input)?;
+        quirks = fired;
+        let op = Operation::parse(endpoint, &method, input, mapping, rt.service.limits())?;
+        let ctx = Ctx::new(
+            mapping,
+            &dry,
+            base_url,
+            &rt.service,
+            &rt.metrics,
+            &rt.locks,
+            None,
+        );
+        Ok::<_, Failure>(respond::outcome(service::dispatch::run(&ctx, op).await?))
+    }
+    .await;
     let response = result.unwrap_or_else(|f| f.into_response());
     let status = response.status();
     let answer = response

@@ -2,6 +2,7 @@
 //! them as a Kubernetes sidecar. This library is what the binary and the integration tests call.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod admin;
 pub mod app;
 pub mod audit;
@@ -16,6 +17,7 @@ pub mod logging;
 pub mod mapping;
 pub mod metrics;
 pub mod normalize;
+pub mod operation;
 pub mod platform;
 pub mod reload;
 pub mod request;

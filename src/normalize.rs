@@ -23,8 +23,12 @@ pub mod common;
 pub mod entra;
 pub mod lowercase;
 
+use http::Method;
 use serde_json::Value;
 
+use crate::mapping::model::Mapping;
+use crate::request::{Input, Payload};
+use crate::routes::{Endpoint, ResourceKind};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{Filter, FilterOptions};
 use crate::scim::path::AttrPath;
@@ -143,6 +147,84 @@ impl Normalizer {
     /// (quirk 4).
     pub fn upsert_filtered_replace(&self) -> bool {
         self.profile == Profile::Entra
+    }
+
+    /// The normalize stage: the bodies and filters a resource endpoint reads, in the client's
+    /// dialect, turned into canonical RFC 7644, with the rules that fired. Bodies are normalized
+    /// as JSON; a filter is parsed with the dialect's options and rewritten for each resource type
+    /// it is read for. What does not parse is left as sent, for the parse stage to refuse.
+    pub fn apply(
+        &self,
+        mapping: &Mapping,
+        endpoint: &Endpoint,
+        method: &Method,
+        mut input: Input,
+    ) -> Result<(Input, Fired), ScimError> {
+        let mut fired = Vec::new();
+        let json = |body: &Payload| match body {
+            Payload::Raw(b) => crate::request::parse_json(b).ok(),
+            Payload::Json(v) => Some(v.clone()),
+        };
+        match (endpoint, method) {
+            (Endpoint::Collection(kind), &Method::POST)
+            | (Endpoint::Resource(kind, _), &Method::PUT) => {
+                if let (Some(map), Some(v)) = (mapping.resource(*kind), json(&input.body)) {
+                    input.body = Payload::Json(self.resource(v, &map.schema, &mut fired)?);
+                }
+            }
+            (Endpoint::Resource(kind, _), &Method::PATCH) => {
+                if let (Some(map), Some(v)) = (mapping.resource(*kind), json(&input.body)) {
+                    input.body = Payload::Json(self.patch(v, &map.schema, &mut fired)?);
+                }
+            }
+            (Endpoint::Collection(kind), &Method::GET) => {
+                if let Some(text) = &input.query.filter {
+                    input.filters = self.filters(mapping, &[*kind], text, &mut fired);
+                }
+            }
+            (Endpoint::Search(kind), &Method::POST) => {
+                let text = json(&input.body)
+                    .and_then(|v| crate::scim::list::parse_search_request(&v).ok())
+                    .and_then(|r| r.filter);
+                if let Some(text) = text {
+                    let kinds = match kind {
+                        Some(k) => vec![*k],
+                        None => vec![ResourceKind::User, ResourceKind::Group],
+                    };
+                    input.filters = self.filters(mapping, &kinds, &text, &mut fired);
+                }
+            }
+            _ => {}
+        }
+        let mut unique: Fired = Vec::with_capacity(fired.len());
+        for r in fired {
+            if !unique.contains(&r) {
+                unique.push(r);
+            }
+        }
+        Ok((input, unique))
+    }
+
+    /// A filter parsed with the dialect's options and normalized for each of `kinds` the mapping
+    /// serves; nothing when it does not parse.
+    fn filters(
+        &self,
+        mapping: &Mapping,
+        kinds: &[ResourceKind],
+        text: &str,
+        fired: &mut Fired,
+    ) -> Vec<(ResourceKind, Filter)> {
+        let Ok(parsed) = crate::scim::filter::parse_with(text, &self.filter_options()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for kind in kinds {
+            let Some(map) = mapping.resource(*kind) else {
+                continue;
+            };
+            out.push((*kind, self.filter(parsed.clone(), &map.schema, fired)));
+        }
+        out
     }
 
     /// Normalizes a POST or PUT body.

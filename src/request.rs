@@ -157,6 +157,50 @@ pub fn parse_json(body: &[u8]) -> Result<serde_json::Value, ScimError> {
     })
 }
 
+/// What the pipeline reads of a request beyond its endpoint and method: the query parameters
+/// and the body, as read and then as the normalize stage leaves them.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The query parameters.
+    pub query: Query,
+    /// The body.
+    pub body: Payload,
+    /// The filter as parsed and normalized for each resource type it is read for (none when it
+    /// does not parse: the parse stage reports that). Kept as a tree, not printed back, so that
+    /// errors found later point at positions in the text as sent.
+    pub filters: Vec<(crate::routes::ResourceKind, crate::scim::filter::Filter)>,
+}
+
+impl Input {
+    /// A request's query and body, as read.
+    pub fn new(query: Query, body: Bytes) -> Input {
+        Input {
+            query,
+            body: Payload::Raw(body),
+            filters: Vec::new(),
+        }
+    }
+}
+
+/// A request body: the bytes as read, or the JSON the normalize stage made of them.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// As read (possibly empty, possibly not JSON).
+    Raw(Bytes),
+    /// Parsed and normalized.
+    Json(serde_json::Value),
+}
+
+impl Payload {
+    /// The body as JSON, or the 400 that says why it is not.
+    pub fn json(self) -> Result<serde_json::Value, ScimError> {
+        match self {
+            Payload::Raw(b) => parse_json(&b),
+            Payload::Json(v) => Ok(v),
+        }
+    }
+}
+
 /// Request ids: the client's `X-Request-Id` when it is sane, else `<process prefix>-<counter>`.
 #[derive(Debug)]
 pub struct RequestIds {

@@ -8,6 +8,7 @@ use http_body_util::Full;
 use serde_json::Value;
 
 use crate::error::{Error, PlatformError};
+use crate::service::Outcome;
 
 /// The response body type of every handler.
 pub type Body = Full<Bytes>;
@@ -30,6 +31,37 @@ pub fn no_content() -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::NO_CONTENT;
     r
+}
+
+/// The response to a resource operation's outcome: its status, body, `ETag` and `Location`.
+pub fn outcome(outcome: Outcome) -> Response<Body> {
+    let etag_header = |r: &mut Response<Body>, etag: &str| {
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            r.headers_mut().insert(http::header::ETAG, v);
+        }
+    };
+    match outcome {
+        Outcome::Ok { body, etag } => {
+            let mut r = json(StatusCode::OK, &body);
+            if let Some(e) = etag {
+                etag_header(&mut r, &e);
+            }
+            r
+        }
+        Outcome::Created {
+            body,
+            location,
+            etag,
+        } => {
+            let mut r = json(StatusCode::CREATED, &body);
+            etag_header(&mut r, &etag);
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(http::header::LOCATION, v);
+            }
+            r
+        }
+        Outcome::NoContent => no_content(),
+    }
 }
 
 /// A failed request: the error and any headers its status needs.

@@ -2,6 +2,8 @@
 //! mapping: the I/O-bound middle between the pure protocol core (`scim`), the pure mapping
 //! (`mapping`) and the platform (`backend`).
 
+pub mod dispatch;
+pub mod journal;
 pub mod locks;
 pub mod members;
 pub mod read;
@@ -12,6 +14,7 @@ use serde_json::{Value, json};
 use crate::config::{GroupPatchResponse, Unmapped};
 use crate::error::{Error, PlatformError};
 use crate::mapping::convert::{self, Converted};
+use crate::mapping::model::Op;
 use crate::mapping::model::{Mapping, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
 use crate::platform::calls::{self as platform, Transport};
@@ -19,8 +22,6 @@ use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::etag;
 use crate::scim::filter::FilterOptions;
-use crate::scim::path::AttrPath;
-use crate::scim::projection;
 
 /// What is percent-encoded in an id placed in a URL path segment: all but RFC 3986 §2.3's
 /// unreserved characters (ALPHA / DIGIT / "-" / "." / "_" / "~").
@@ -64,6 +65,16 @@ pub struct Settings {
     pub upsert_filtered_replace: bool,
 }
 
+impl Settings {
+    /// What parsing an operation takes from the settings.
+    pub fn limits(&self) -> crate::operation::Limits<'_> {
+        crate::operation::Limits {
+            max_page_size: self.max_page_size,
+            filter: &self.filter,
+        }
+    }
+}
+
 /// Everything one resource operation needs.
 pub struct Ctx<'a, T: Transport> {
     /// The compiled mapping.
@@ -74,10 +85,6 @@ pub struct Ctx<'a, T: Transport> {
     pub base_url: &'a str,
     /// Settings.
     pub settings: &'a Settings,
-    /// The client dialect's normalizer.
-    pub normalizer: &'a crate::normalize::Normalizer,
-    /// The normalize rules that fired on this request (for the access log).
-    pub fired: std::sync::Mutex<crate::normalize::Fired>,
     /// The process's metrics.
     pub metrics: &'a crate::metrics::Metrics,
     /// Who asked, for the audit log (`None`: a dry run, nothing to audit).
@@ -113,61 +120,27 @@ pub enum Outcome {
     NoContent,
 }
 
-/// Attribute selection from `attributes` / `excludedAttributes`.
-#[derive(Debug, Clone, Default)]
-pub struct Projection {
-    /// `attributes`
-    pub attributes: Vec<AttrPath>,
-    /// `excludedAttributes`
-    pub excluded: Vec<AttrPath>,
-}
-
-impl Projection {
-    /// Parses the two query parameters.
-    pub fn parse(
-        attributes: Option<&str>,
-        excluded: Option<&str>,
-    ) -> Result<Projection, ScimError> {
-        let (attributes, excluded) = projection::parse_projection(attributes, excluded)?;
-        Ok(Projection {
-            attributes,
-            excluded,
-        })
-    }
-
-    /// Whether the response would include group `members` (so they must be fetched).
-    pub fn wants_members(&self) -> bool {
-        let named = |p: &AttrPath| p.urn.is_none() && p.name.eq_ignore_ascii_case("members");
-        if !self.attributes.is_empty() {
-            return self.attributes.iter().any(named);
+impl<'a, T: Transport> Ctx<'a, T> {
+    /// The context of one request's resource operation.
+    pub fn new(
+        mapping: &'a Mapping,
+        transport: &'a T,
+        base_url: &'a str,
+        settings: &'a Settings,
+        metrics: &'a crate::metrics::Metrics,
+        locks: &'a locks::Locks,
+        audit: Option<crate::audit::Who<'a>>,
+    ) -> Self {
+        Ctx {
+            mapping,
+            transport,
+            base_url,
+            settings,
+            metrics,
+            audit,
+            locks,
+            conflicted: std::sync::atomic::AtomicU16::new(0),
         }
-        !self.excluded.iter().any(|p| named(p) && p.sub.is_none())
-    }
-
-    /// Applies the selection (the resource is handed back untouched when there is none).
-    pub fn apply(&self, resource: Value, map: &ResourceMap) -> Value {
-        if self.attributes.is_empty() && self.excluded.is_empty() {
-            return resource;
-        }
-        projection::project(&resource, &map.schema, &self.attributes, &self.excluded)
-    }
-}
-
-impl<T: Transport> Ctx<'_, T> {
-    /// Records normalize rules that fired.
-    pub fn record(&self, rules: crate::normalize::Fired) {
-        if let Ok(mut f) = self.fired.lock() {
-            for r in rules {
-                if !f.contains(&r) {
-                    f.push(r);
-                }
-            }
-        }
-    }
-
-    /// The rules that fired so far.
-    pub fn fired(&self) -> crate::normalize::Fired {
-        self.fired.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
     /// The mapping of a resource type, or the 400 that says it is not mapped.
@@ -353,6 +326,58 @@ impl<T: Transport> Ctx<'_, T> {
             }));
         }
         false
+    }
+
+    /// Sends a write that follows a read of the same resource, with the platform's optimistic
+    /// concurrency when the mapping declares one: the version field of the object read is copied
+    /// into the body, its `ETag` sent as `If-Match`. A conflict status marks the request
+    /// (`Ctx::reapply`) so that the whole operation is read and applied again.
+    pub async fn write_after_read(
+        &self,
+        map: &ResourceMap,
+        op: &Op,
+        vars: &Vars<'_>,
+        mut body: Option<Value>,
+        what: &str,
+        current: &Current,
+    ) -> Result<crate::platform::Reply, Error> {
+        let mut if_match = None;
+        if let Some(c) = &map.concurrency {
+            if let (Some(f), Some(b)) = (&c.version_field, body.as_mut())
+                && let Some(v) = f.get(&current.raw)
+            {
+                f.set(b, v.clone());
+            }
+            if c.etag {
+                if_match = current.etag.clone();
+            }
+        }
+        let mut call = platform::build(op, vars, body)?;
+        call.if_match = if_match;
+        let reply = self.transport.send(&call).await?;
+        if platform::succeeded(op, &reply) {
+            return Ok(reply);
+        }
+        let status = reply.status.as_u16();
+        if map
+            .concurrency
+            .as_ref()
+            .is_some_and(|c| c.conflict.contains(&status))
+        {
+            self.conflicted
+                .store(status, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(
+                operation = op.label,
+                status,
+                "the platform refused a write as a conflict (the resource changed since it was read)"
+            );
+        }
+        Err(crate::mapping::platform_errors::classify(
+            &self.mapping.errors,
+            &reply,
+            what,
+            op.label,
+        ))
     }
 
     /// Converts a platform object, treating a failure as the platform's fault.

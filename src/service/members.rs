@@ -336,16 +336,9 @@ async fn one<T: Transport>(
                     field.set(&mut obj, Value::Array(list));
                     obj
                 };
-                let mut result = crate::service::write::write_after_read(
-                    ctx,
-                    users,
-                    op,
-                    &vars,
-                    Some(body),
-                    &what,
-                    &current,
-                )
-                .await;
+                let mut result = ctx
+                    .write_after_read(users, op, &vars, Some(body), &what, &current)
+                    .await;
                 if !ctx.reapply(&mut result, attempt, attempts).await {
                     return result.map(|_| true);
                 }

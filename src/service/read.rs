@@ -13,37 +13,13 @@ use crate::mapping::convert::{self, Converted};
 use crate::mapping::model::{Fidelity, Paging as PlatformPaging, ResourceMap, Total};
 use crate::mapping::pushdown;
 use crate::mapping::template::Vars;
+use crate::operation::{FilterError, FilterText, ListQuery, Projection};
 use crate::platform::calls::{self as platform, Flow, Start, Transport};
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
-use crate::scim::list::{self, Paging, SearchRequest};
-use crate::service::{Ctx, Outcome, Projection, members, not_found, unsupported};
-
-/// A list request, parsed.
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    /// The filter, checked against the resource type's schema.
-    pub filter: Option<Filter>,
-    /// Paging.
-    pub paging: Paging,
-    /// Attribute selection.
-    pub projection: Projection,
-}
-
-/// Parses and checks a filter for a resource type.
-pub fn parse_filter<T: Transport>(
-    ctx: &Ctx<'_, T>,
-    map: &ResourceMap,
-    text: &str,
-) -> Result<Filter, Error> {
-    let f = filter::parse_with(text, &ctx.settings.filter)?;
-    let mut fired = Vec::new();
-    let f = ctx.normalizer.filter(f, &map.schema, &mut fired);
-    ctx.record(fired);
-    filter::check(&f, &map.schema)?;
-    Ok(f)
-}
+use crate::scim::list::{self, Paging};
+use crate::service::{Ctx, Outcome, members, not_found, unsupported};
 
 /// `GET /{Resources}/{id}`.
 pub async fn get<T: Transport>(
@@ -341,35 +317,14 @@ async fn window_fetch<T: Transport>(
     Ok((total, out))
 }
 
-/// `POST /.search` (all resource types, `kind = None`) and `POST /{Resources}/.search`.
+/// `POST /.search`: users then groups, paged as one sequence. A filter naming attributes only
+/// one resource type has matches nothing in the other.
 pub async fn search<T: Transport>(
     ctx: &Ctx<'_, T>,
-    kind: Option<ResourceKind>,
-    body: &Value,
+    paging: &Paging,
+    projection: &Projection,
+    filter: Option<&FilterText>,
 ) -> Result<Outcome, Error> {
-    let req: SearchRequest = list::parse_search_request(body)?;
-    let paging = req.paging(ctx.settings.max_page_size);
-    let projection = Projection {
-        attributes: req.attributes.clone(),
-        excluded: req.excluded_attributes.clone(),
-    };
-    if let Some(kind) = kind {
-        let filter = match (&req.filter, ctx.mapping.resource(kind)) {
-            (Some(text), Some(map)) => Some(parse_filter(ctx, map, text)?),
-            _ => None,
-        };
-        return list(
-            ctx,
-            kind,
-            &ListQuery {
-                filter,
-                paging,
-                projection,
-            },
-        )
-        .await;
-    }
-    // Root search: users then groups, paged as one sequence.
     let count = paging
         .count
         .unwrap_or(ctx.settings.default_page_size)
@@ -382,17 +337,11 @@ pub async fn search<T: Transport>(
         let Some(map) = ctx.mapping.resource(kind) else {
             continue;
         };
-        // A filter naming attributes only one resource type has matches nothing in the other.
-        let filter = match &req.filter {
-            Some(text) => match parse_filter(ctx, map, text) {
+        let filter = match filter {
+            Some(text) => match text.for_kind(kind, &map.schema, &ctx.settings.filter) {
                 Ok(f) => Some(f),
-                Err(Error::Client(e))
-                    if e.detail.contains("unknown attribute")
-                        || e.detail.contains("not an attribute") =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(e),
+                Err(FilterError::UnknownAttribute(_)) => continue,
+                Err(e) => return Err(e.into()),
             },
             None => None,
         };

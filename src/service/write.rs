@@ -11,127 +11,15 @@ use crate::error::{Error, PlatformError};
 use crate::mapping::convert::{self, Converted, Purpose};
 use crate::mapping::model::{Deactivation, IdType, MemberSpec, Op, ResourceMap};
 use crate::mapping::template::{PlatformId, Vars};
+use crate::operation::Projection;
 use crate::platform::calls::{self as platform, Transport};
 use crate::routes::ResourceKind;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::patch::{self, PatchOp, PatchOpKind, PatchOptions};
 use crate::scim::validate::{self, Mode, UnknownAttributes};
-use crate::service::{Ctx, Current, Outcome, Projection, members, not_found, read, unsupported};
-
-/// The changes a request made, turned into audit events when it ends.
-struct Journal {
-    /// The event a failure of the whole request is reported as.
-    attempt: &'static str,
-    /// The resource's id, once known.
-    id: Option<String>,
-    /// What was done.
-    events: Vec<Entry>,
-}
-
-/// One audit event to emit: its name, the member it names, the attributes it changed.
-type Entry = (&'static str, Option<String>, Option<Map<String, Value>>);
-
-impl Journal {
-    fn new(kind: ResourceKind, attempt: &'static str, id: Option<&str>) -> Journal {
-        let attempt = match (kind, attempt) {
-            (ResourceKind::User, "created") => "user.created",
-            (ResourceKind::User, "deleted") => "user.deleted",
-            (ResourceKind::User, _) => "user.updated",
-            (ResourceKind::Group, "created") => "group.created",
-            (ResourceKind::Group, "deleted") => "group.deleted",
-            (ResourceKind::Group, _) => "group.updated",
-        };
-        Journal {
-            attempt,
-            id: id.map(str::to_owned),
-            events: Vec::new(),
-        }
-    }
-
-    fn created(&mut self, conv: &Converted, policy: &crate::audit::Policy) {
-        self.id = Some(conv.id.text.clone());
-        let c = crate::audit::changes(None, &conv.scim, policy);
-        self.events.push((self.attempt, None, Some(c)));
-    }
-
-    fn updated(
-        &mut self,
-        kind: ResourceKind,
-        before: &Value,
-        after: &Value,
-        policy: &crate::audit::Policy,
-    ) {
-        let mut c = crate::audit::changes(Some(before), after, policy);
-        match kind {
-            ResourceKind::User => {
-                if let Some(v) = c.remove("active") {
-                    let event = if active_of(after) == Some(false) {
-                        "user.disabled"
-                    } else {
-                        "user.enabled"
-                    };
-                    let mut only = Map::new();
-                    only.insert("active".to_owned(), v);
-                    self.events.push((event, None, Some(only)));
-                }
-                if !c.is_empty() {
-                    self.events.push(("user.updated", None, Some(c)));
-                }
-            }
-            ResourceKind::Group => {
-                if let Some(v) = c.remove("displayName") {
-                    let mut only = Map::new();
-                    only.insert("displayName".to_owned(), v);
-                    self.events.push(("group.renamed", None, Some(only)));
-                }
-                if !c.is_empty() {
-                    self.events.push(("group.updated", None, Some(c)));
-                }
-            }
-        }
-    }
-
-    fn members(&mut self, done: &members::Done) {
-        for (change, m) in done {
-            let event = match change {
-                members::Change::Add => "group.member_added",
-                members::Change::Remove => "group.member_removed",
-            };
-            self.events.push((event, Some(m.text.clone()), None));
-        }
-    }
-
-    fn deleted(&mut self) {
-        self.events.push((self.attempt, None, None));
-    }
-
-    /// Emits what was done, then the failure of the request, if it failed.
-    fn flush<T: Transport>(self, ctx: &Ctx<'_, T>, err: Option<&Error>) {
-        let policy = &ctx.settings.audit;
-        let id = self.id.as_deref();
-        for (event, member, changes) in &self.events {
-            let e = crate::audit::Event {
-                event,
-                scim_id: id,
-                platform_id: id,
-                member: member.as_deref(),
-                changes: changes.as_ref(),
-            };
-            crate::audit::emit(ctx.audit, policy, &e, Ok(()));
-        }
-        if let Some(err) = err {
-            let e = crate::audit::Event {
-                event: self.attempt,
-                scim_id: id,
-                platform_id: id,
-                member: None,
-                changes: None,
-            };
-            crate::audit::emit(ctx.audit, policy, &e, Err(err));
-        }
-    }
-}
+use crate::service::journal::{Attempt, Journal, active_of};
+use crate::service::{Ctx, Current, Outcome, members, not_found, read, unsupported};
 
 fn get_ci<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
     v.as_object()?
@@ -173,10 +61,6 @@ fn unknown_policy<T: Transport>(ctx: &Ctx<'_, T>) -> UnknownAttributes {
     }
 }
 
-fn active_of(scim: &Value) -> Option<bool> {
-    get_ci(scim, "active").and_then(Value::as_bool)
-}
-
 fn members_in(scim: &Value) -> Vec<Value> {
     match get_ci(scim, "members") {
         Some(Value::Array(a)) => a.clone(),
@@ -207,58 +91,6 @@ fn uses_member_calls(map: &ResourceMap) -> bool {
         map.members,
         Some(MemberSpec::Calls(_) | MemberSpec::OnUser { .. })
     )
-}
-
-/// Sends a write that follows a read of the same resource, with the platform's optimistic
-/// concurrency when the mapping declares one: the version field of the object read is copied
-/// into the body, its `ETag` sent as `If-Match`. A conflict status marks the request
-/// (`Ctx::reapply`) so that the whole operation is read and applied again.
-pub(crate) async fn write_after_read<T: Transport>(
-    ctx: &Ctx<'_, T>,
-    map: &ResourceMap,
-    op: &Op,
-    vars: &Vars<'_>,
-    mut body: Option<Value>,
-    what: &str,
-    current: &Current,
-) -> Result<crate::platform::Reply, Error> {
-    let mut if_match = None;
-    if let Some(c) = &map.concurrency {
-        if let (Some(f), Some(b)) = (&c.version_field, body.as_mut())
-            && let Some(v) = f.get(&current.raw)
-        {
-            f.set(b, v.clone());
-        }
-        if c.etag {
-            if_match = current.etag.clone();
-        }
-    }
-    let mut call = platform::build(op, vars, body)?;
-    call.if_match = if_match;
-    let reply = ctx.transport.send(&call).await?;
-    if platform::succeeded(op, &reply) {
-        return Ok(reply);
-    }
-    let status = reply.status.as_u16();
-    if map
-        .concurrency
-        .as_ref()
-        .is_some_and(|c| c.conflict.contains(&status))
-    {
-        ctx.conflicted
-            .store(status, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(
-            operation = op.label,
-            status,
-            "the platform refused a write as a conflict (the resource changed since it was read)"
-        );
-    }
-    Err(crate::mapping::platform_errors::classify(
-        &ctx.mapping.errors,
-        &reply,
-        what,
-        op.label,
-    ))
 }
 
 /// How many times one read-modify-write of a resource type may be tried.
@@ -367,7 +199,7 @@ pub async fn create<T: Transport>(
     kind: ResourceKind,
     body: &Value,
 ) -> Result<Outcome, Error> {
-    let mut journal = Journal::new(kind, "created", None);
+    let mut journal = Journal::new(kind, Attempt::Create, None);
     let result = create_inner(ctx, kind, body, &mut journal).await;
     journal.flush(ctx, result.as_ref().err());
     result
@@ -504,7 +336,7 @@ where
     let attempts = attempts(ctx.mapping.resource(kind));
     let mut attempt = 1;
     loop {
-        let (journal, mut result) = run(Journal::new(kind, "updated", Some(id))).await;
+        let (journal, mut result) = run(Journal::new(kind, Attempt::Update, Some(id))).await;
         if ctx.reapply(&mut result, attempt, attempts).await {
             attempt += 1;
             continue;
@@ -570,7 +402,9 @@ async fn replace_inner<T: Transport>(
                 pbody = convert::overlay(map, &current.raw, pbody);
             }
             let what = format!("{} {id}", kind.name());
-            let reply = write_after_read(ctx, map, op, &vars, Some(pbody), &what, &current).await?;
+            let reply = ctx
+                .write_after_read(map, op, &vars, Some(pbody), &what, &current)
+                .await?;
             written(ctx, map, op, &reply, Some(&pid)).await?
         } else {
             write_changes(ctx, map, &pid, &current, &v.resource, Some(&wanted)).await?
@@ -624,7 +458,9 @@ async fn write_changes<T: Transport>(
         if changes.as_object().is_some_and(Map::is_empty) {
             return Ok(old.clone());
         }
-        let reply = write_after_read(ctx, map, op, &vars, Some(changes), &what, current).await?;
+        let reply = ctx
+            .write_after_read(map, op, &vars, Some(changes), &what, current)
+            .await?;
         return written(ctx, map, op, &reply, Some(pid)).await;
     }
     let Some(op) = &map.replace else {
@@ -651,7 +487,9 @@ async fn write_changes<T: Transport>(
     if op.preserve_unmapped {
         body = convert::overlay(map, &current.raw, body);
     }
-    let reply = write_after_read(ctx, map, op, &vars, Some(body), &what, current).await?;
+    let reply = ctx
+        .write_after_read(map, op, &vars, Some(body), &what, current)
+        .await?;
     written(ctx, map, op, &reply, Some(pid)).await
 }
 
@@ -675,7 +513,7 @@ fn member_delta(
 
 /// Whether an operation is about `members` only, and as what targeted change:
 /// `add members [...]` or `remove members[value eq "x"]`.
-fn member_op(op: &PatchOp) -> Option<(bool, Vec<Value>)> {
+fn member_op(op: &PatchOp) -> Option<(members::Change, Vec<Value>)> {
     let path = op.path.as_ref()?;
     if path.attr.urn.is_some()
         || !path.attr.name.eq_ignore_ascii_case("members")
@@ -686,8 +524,8 @@ fn member_op(op: &PatchOp) -> Option<(bool, Vec<Value>)> {
     }
     match (op.op, &path.filter) {
         (PatchOpKind::Add, None) => match &op.value {
-            Some(Value::Array(a)) => Some((true, a.clone())),
-            Some(v @ Value::Object(_)) => Some((true, vec![v.clone()])),
+            Some(Value::Array(a)) => Some((members::Change::Add, a.clone())),
+            Some(v @ Value::Object(_)) => Some((members::Change::Add, vec![v.clone()])),
             _ => None,
         },
         (
@@ -698,9 +536,10 @@ fn member_op(op: &PatchOp) -> Option<(bool, Vec<Value>)> {
                 value: Literal::String(s),
                 ..
             }),
-        ) if p.urn.is_none() && p.sub.is_none() && p.name.eq_ignore_ascii_case("value") => {
-            Some((false, vec![serde_json::json!({ "value": s })]))
-        }
+        ) if p.urn.is_none() && p.sub.is_none() && p.name.eq_ignore_ascii_case("value") => Some((
+            members::Change::Remove,
+            vec![serde_json::json!({ "value": s })],
+        )),
         _ => None,
     }
 }
@@ -758,15 +597,16 @@ async fn patch_inner<T: Transport>(
 
     // Targeted membership changes: one call per member, no member list read.
     if uses_member_calls(map) && !ops.is_empty() {
-        let targeted: Option<Vec<(bool, Vec<Value>)>> = ops.iter().map(member_op).collect();
+        let targeted: Option<Vec<(members::Change, Vec<Value>)>> =
+            ops.iter().map(member_op).collect();
         if let Some(changes) = targeted {
             let mut add = Vec::new();
             let mut remove = Vec::new();
-            for (is_add, values) in changes {
+            for (change, values) in changes {
                 let ids = members::member_ids(ctx, &values)?;
                 for m in ids {
                     // Operations apply in order: a later remove cancels an earlier add and vice versa.
-                    if is_add {
+                    if change == members::Change::Add {
                         remove.retain(|r: &PlatformId| r.text != m.text);
                         if !add.iter().any(|a: &PlatformId| a.text == m.text) {
                             add.push(m);
@@ -885,7 +725,7 @@ pub async fn delete<T: Transport>(
     kind: ResourceKind,
     id: &str,
 ) -> Result<Outcome, Error> {
-    let mut journal = Journal::new(kind, "deleted", Some(id));
+    let mut journal = Journal::new(kind, Attempt::Delete, Some(id));
     let result = delete_inner(ctx, kind, id).await;
     if result.is_ok() {
         journal.deleted();
