@@ -4,6 +4,11 @@
 //! Each measured batch sends 16 concurrent PATCHes (adds, then removes of the same 16 users, so
 //! every change is a real write) and checks afterwards that the group holds what it should.
 //! Prints adds per second beside criterion's time per batch.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;

@@ -1,5 +1,10 @@
 //! Filter benchmarks: parse + check + evaluate against the RFC 7643 §8.2 User, for the lookups
 //! Entra ID sends and for a filter exercising `or`, `not` and value paths.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use scim_sidecar::scim::filter;

@@ -1,5 +1,10 @@
 //! Authentication comes before routing: without a valid token every path, known or not, inside
 //! the SCIM base or outside it, is the same 401, so a client learns nothing of which paths exist.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -1,5 +1,10 @@
 //! `scim-sidecar check`: every broken configuration is reported with its key, its value and the
 //! file (or environment variable) it came from, all at once, with exit status 64.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -2,6 +2,11 @@
 //! blackholing mesh), over real sockets: `/readyz` answers 503 within `platform.readiness.timeout`
 //! with concurrent probes sharing one platform call, and a SCIM request's platform calls, retries
 //! included, fit in `platform.request_budget`. The key's errors name key, value and file.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

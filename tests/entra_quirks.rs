@@ -2,6 +2,11 @@
 //! shared/reference/entra-scim.md): the request as Entra sends it, the canonical RFC form the
 //! normalize stage must produce, and what the whole sidecar must answer when the same request
 //! reaches it in front of the demo platform.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -4,6 +4,11 @@
 //! creation, updates in both PATCH dialects, disable/enable, groups and members in both shapes,
 //! rename, the 409/404/401 cases, deletes. Each answer and the platform's final state are checked.
 //! Then the same for Okta's shapes, and the strict profile refusing the non-RFC ones.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -1,5 +1,10 @@
 //! `scim-sidecar check` on mapping files (valid and broken) and `scim-sidecar explain` on the
 //! demo configuration: what an operator editing a mapping sees.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -3,6 +3,11 @@
 //! error within the configured deadline, retried only where that is safe; and a provisioning
 //! story run under random faults with Entra-like retries that must converge to exactly the
 //! expected platform state.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -1,6 +1,11 @@
 //! Property: `filter::matches` agrees with a naive reference evaluator, written independently here
 //! from the RFC 7644 §3.4.2.2 rules, over generated Users (strings, booleans, multi-valued emails)
 //! and generated filters over those attributes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 use proptest::prelude::*;
 use scim_sidecar::scim::filter::{self, CompareOp};

@@ -1,6 +1,11 @@
 //! Property: printing a filter and parsing it back gives the same filter (up to positions), over
 //! generated ASTs with User-schema attribute paths, every operator, nested and/or/not/value
 //! filters, and string literals full of quotes, backslashes, control characters and Unicode.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 use proptest::prelude::*;
 use scim_sidecar::scim::filter::{

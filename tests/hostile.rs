@@ -35,6 +35,11 @@
 //! - `known_bug`: the case shows a bug in src/. Its expectation is the behaviour required; the
 //!   case is reported apart and does not fail the test while the bug reproduces, and fails it
 //!   once fixed, so the marker gets removed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -1,5 +1,10 @@
 //! Limits and deadlines on the SCIM listener: body size, slow headers, stalled TLS handshakes,
 //! and the admin probes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

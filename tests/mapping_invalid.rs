@@ -11,6 +11,11 @@
 //! Two checks have no fixture: "mapping file not found" (a fixture is a file) and `array = true` on
 //! a complex leaf (`attributes[i].array`), which no schema can reach: a whole complex attribute is
 //! refused first, and sub-attributes are never complex.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -1,5 +1,10 @@
 //! Mapping rules added for real platforms (issue 12), checked in-process: each broken key is
 //! reported with its key, its value and the mapping file, and the valid forms compile.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

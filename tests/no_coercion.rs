@@ -3,6 +3,11 @@
 //! `entra` profile) sends are answered 400 with a useful detail by each profile, and the demo
 //! platform's users, groups and members are exactly as they were. The one leniency a profile
 //! keeps is checked beside them: Entra quirk 11's bare-id `Add` of a member (`entra` only).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -3,6 +3,11 @@
 //! the per-resource lock; several: the platform's ETag or version field); `unknown_members` and
 //! member audit events hold in every membership mode; locations keep unreserved characters.
 //! The platform is tests/support/third.rs, read through its own state, never through the sidecar.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

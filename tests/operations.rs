@@ -1,6 +1,11 @@
 //! What a platform team relies on in production: hot reload of tokens, certificates and the
 //! mapping (bad reloads keep the last good state and are counted), `/metrics`, the platform-aware
 //! `/readyz`, and the audit log.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -1,6 +1,11 @@
 //! Property: PATCH is atomic. A sequence of valid operations followed by a failing one makes
 //! `apply` fail, naming the failing operation, with the input untouched; and the valid prefix
 //! applied at once equals applying its operations one by one.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

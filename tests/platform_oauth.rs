@@ -4,6 +4,11 @@
 //! when no token can be had, the client secret rotated without a restart, and a client
 //! certificate (mTLS) presented to a platform that requires one. The mapping is the cookbook's
 //! (tests/fixtures/mappings/oauth.toml, shown in docs/mapping.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

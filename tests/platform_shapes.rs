@@ -2,6 +2,11 @@
 //! a page past the end answered with the last page again) and Keycloak (a separate count call,
 //! exact-match search on lowercased usernames, `?q=key:value`, array-valued attributes, one SCIM
 //! attribute written to two fields). The mappings are the worked examples of docs/mapping.md.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -1,5 +1,10 @@
 //! The README works exactly as written: its two commands are the ones CI runs, and its curl
 //! walkthrough, run by bash against `scim-sidecar demo`, gives the answers it describes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

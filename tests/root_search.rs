@@ -1,6 +1,11 @@
 //! `POST /.search` at the root, served end to end from the demo platform: a filter is parsed for
 //! each resource type, and a type without the filter's attribute is skipped (not an error), while
 //! a filter both types understand returns both, users first, with one total.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -2,6 +2,11 @@
 //! (tests/support/second.rs, tests/fixtures/mappings/second.toml): string ids, nested fields,
 //! offset paging with `X-Total-Count`, a dedicated deactivate call, members embedded in the team.
 //! Same binary, no code change.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

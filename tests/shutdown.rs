@@ -1,5 +1,10 @@
 //! Graceful shutdown of the real binary: on SIGTERM, `/readyz` turns 503, new connections are
 //! refused, a request already in flight still completes, and the process exits 0.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -1,5 +1,10 @@
 //! HTTPS with HTTP/1.1 and HTTP/2, TLS versions, and bearer-token authentication, end to end over
 //! real sockets with certificates generated for the test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

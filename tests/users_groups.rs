@@ -1,6 +1,11 @@
 //! SCIM Users and Groups served end to end from the demo platform's own REST API through
 //! `config/demo/mapping.toml`: every step checked in the SCIM answer and in the platform's state,
 //! read back through the platform's API.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the test failing"
+)]
 
 mod support;
 

@@ -3,6 +3,10 @@
 //!
 //! Unknown keys are errors (`deny_unknown_fields`): a typo in a security setting must never be
 //! silently ignored. The documentation of each key is in `config/sidecar.toml`, the manual.
+#![allow(
+    missing_docs,
+    reason = "each field is a TOML key, documented once, in config/sidecar.toml (the manual)"
+)]
 
 use figment::value::magic::RelativePathBuf;
 use serde::Deserialize;
