@@ -1,5 +1,5 @@
 //! The request pipeline, one stage per line: route → authenticate → read → discovery
-//! (short-circuit) → normalize → `Operation::parse` → `service::run` → respond, then one
+//! (short-circuit) → normalize → `Operation::parse` → `service::dispatch::run` → respond, then one
 //! access-log line. Every failure becomes a SCIM error response here; the hyper service never
 //! sees an `Err`.
 

@@ -149,10 +149,7 @@ impl<'a, T: Transport> Ctx<'a, T> {
             Error::Client(ScimError::bad_request_plain(format!(
                 "{} are not provisioned to this platform: the mapping has no [{}] section",
                 kind.endpoint().trim_start_matches('/'),
-                match kind {
-                    ResourceKind::User => "users",
-                    ResourceKind::Group => "groups",
-                }
+                kind.section()
             )))
         })
     }
@@ -412,9 +409,6 @@ pub fn unsupported(map: &ResourceMap, what: &str, section: &str) -> Error {
     Error::Client(ScimError::bad_request_plain(format!(
         "{what} {} is not supported by this platform's mapping (no [{}.{section}])",
         map.kind.endpoint().trim_start_matches('/'),
-        match map.kind {
-            ResourceKind::User => "users",
-            ResourceKind::Group => "groups",
-        }
+        map.kind.section()
     )))
 }

@@ -21,11 +21,10 @@ use crate::scim::validate::{self, Mode, UnknownAttributes};
 use crate::service::journal::{Attempt, Journal, active_of};
 use crate::service::{Ctx, Current, Outcome, members, not_found, read, unsupported};
 
+/// A member of a JSON object by case-insensitive name (`scim::value::get_ci`), `None` for a
+/// value that is not an object.
 fn get_ci<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
-    v.as_object()?
-        .iter()
-        .find(|(x, _)| x.eq_ignore_ascii_case(k))
-        .map(|(_, v)| v)
+    crate::scim::value::get_ci(v.as_object()?, k)
 }
 
 /// Applies the unmapped-attribute policy to a request's resource.

@@ -1556,10 +1556,20 @@ fn stamps_move_forward_even_within_one_millisecond() {
 }
 
 #[test]
-#[should_panic(expected = "no call counter")]
 #[cfg(debug_assertions)]
 fn asking_for_an_unknown_pattern_panics_in_debug_builds() {
-    Platform::new(KEY).calls().get("GET", "/api/v1/user/{id}");
+    let platform = Platform::new(KEY);
+    let panic = std::panic::catch_unwind(|| platform.calls().get("GET", "/api/v1/user/{id}"))
+        .expect_err("a pattern with no counter is a test's typo and must not read as zero calls");
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(
+        message.contains("no call counter") && message.contains("/api/v1/user/{id}"),
+        "the panic names the unknown pattern: {message:?}"
+    );
 }
 
 #[tokio::test]
