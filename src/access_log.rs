@@ -91,33 +91,41 @@ pub struct AccessLine<'a> {
 }
 
 /// One line per request on the `scim_sidecar::access` target. The query string is never logged
-/// (filters carry user names and e-mail addresses), nor are bodies or tokens: only the token's name.
+/// (filters carry user names and e-mail addresses), nor are bodies or tokens: only the method
+/// (`auth`: `token` or `oauth`) and the static token's name (`token`) or the OAuth2 client id
+/// (`client`).
 pub fn access_log(l: &AccessLine<'_>) {
     let duration_ms = (l.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
-    let token = l.principal.map(|p| &*p.token_name).unwrap_or("-");
+    // Static tokens keep their `token=<name>` field; other methods name their client.
+    let auth = l.principal.map_or("-", |p| p.method.as_str());
+    let (token, client) = match l.principal {
+        Some(p) if p.method == crate::auth::Method::Token => (&*p.token_name, "-"),
+        Some(p) => ("-", &*p.token_name),
+        None => ("-", "-"),
+    };
     match &l.fault {
         Some((Fault::Sidecar, cause)) => tracing::error!(
             target: "scim_sidecar::access",
             method = %l.method, path = l.path, status = l.status.as_u16(),
-            duration_ms, request_id = l.request_id, token, peer = %l.peer, quirks = %l.quirks.join(","),
+            duration_ms, request_id = l.request_id, auth, token, client, peer = %l.peer, quirks = %l.quirks.join(","),
             fault = Fault::Sidecar.as_str(), cause = %cause, "request failed"
         ),
         Some((Fault::Platform, cause)) => tracing::warn!(
             target: "scim_sidecar::access",
             method = %l.method, path = l.path, status = l.status.as_u16(),
-            duration_ms, request_id = l.request_id, token, peer = %l.peer, quirks = %l.quirks.join(","),
+            duration_ms, request_id = l.request_id, auth, token, client, peer = %l.peer, quirks = %l.quirks.join(","),
             fault = Fault::Platform.as_str(), cause = %cause, "request failed"
         ),
         Some((Fault::Client, cause)) => tracing::info!(
             target: "scim_sidecar::access",
             method = %l.method, path = l.path, status = l.status.as_u16(),
-            duration_ms, request_id = l.request_id, token, peer = %l.peer, quirks = %l.quirks.join(","),
+            duration_ms, request_id = l.request_id, auth, token, client, peer = %l.peer, quirks = %l.quirks.join(","),
             fault = Fault::Client.as_str(), cause = %cause, "request"
         ),
         None => tracing::info!(
             target: "scim_sidecar::access",
             method = %l.method, path = l.path, status = l.status.as_u16(),
-            duration_ms, request_id = l.request_id, token, peer = %l.peer, quirks = %l.quirks.join(","), "request"
+            duration_ms, request_id = l.request_id, auth, token, client, peer = %l.peer, quirks = %l.quirks.join(","), "request"
         ),
     }
 }

@@ -33,6 +33,8 @@ pub struct Runtime {
     /// Per-resource write locks (handed from each runtime to the next on reload, so a reload
     /// never lets two writes to one resource run at once).
     pub locks: Arc<crate::service::locks::Locks>,
+    /// Failure budgets of the OAuth2 token endpoint (handed on at reload like the locks).
+    pub oauth_limiter: Arc<crate::oauth::Limiter>,
 }
 
 impl Runtime {
@@ -90,13 +92,16 @@ impl Runtime {
             metrics,
             platform,
             locks: Arc::default(),
+            oauth_limiter: Arc::default(),
         }
     }
 
-    /// The same runtime, sharing another runtime's write locks, and keeping its platform access
+    /// The same runtime, sharing another runtime's write locks and token-endpoint failure
+    /// budgets, and keeping its platform access
     /// token when the credentials it was issued for did not change (a reload's successor).
     pub fn succeeding(mut self, previous: &Runtime) -> Runtime {
         self.locks = previous.locks.clone();
+        self.oauth_limiter = previous.oauth_limiter.clone();
         if let (Some(new), Some(old)) = (&self.platform, &previous.platform) {
             // An access token outlives a reload that did not change its credentials.
             new.adopt_token(old);

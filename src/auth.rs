@@ -30,11 +30,33 @@ struct Entry {
     digest: [u8; 32],
 }
 
-/// Who a request authenticated as: the name of the token it presented.
+/// Who a request authenticated as, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The token's configured name (e.g. `entra-2026-11`).
+    /// The static token's configured name (e.g. `entra-2026-11`), or the OAuth2 client id an
+    /// issued token was issued to. Audit events name the caller by it.
     pub token_name: Arc<str>,
+    /// Which authentication method accepted the request.
+    pub method: Method,
+}
+
+/// The authentication methods; several can be enabled at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A static bearer token (`[[auth.tokens]]`, `auth.tokens_dir`).
+    Token,
+    /// An access token issued by the sidecar's own token endpoint (`[auth.oauth]`).
+    OAuth,
+}
+
+impl Method {
+    /// The label in the access log (`auth=`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Token => "token",
+            Method::OAuth => "oauth",
+        }
+    }
 }
 
 /// Why authentication failed; each maps to a 401 with a detail that helps without revealing.
@@ -157,29 +179,37 @@ impl Tokens {
 
     /// Authenticates a request from its `Authorization` header.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthFailure> {
-        let mut all = headers.get_all(AUTHORIZATION).iter();
-        let value = all.next().ok_or(AuthFailure::Missing)?;
-        if all.next().is_some() {
-            return Err(AuthFailure::Ambiguous);
-        }
-        let bytes = value.as_bytes();
-        let (scheme, rest) = match bytes.iter().position(|b| *b == b' ') {
-            Some(i) => (&bytes[..i], &bytes[i + 1..]),
-            None => (bytes, &b""[..]),
-        };
-        if !scheme.eq_ignore_ascii_case(b"bearer") {
-            return Err(AuthFailure::WrongScheme);
-        }
-        let token = rest.trim_ascii();
-        if token.is_empty() || token.contains(&b' ') {
-            return Err(AuthFailure::Malformed);
-        }
+        let token = bearer(headers)?;
         self.verify(token)
             .map(|name| Principal {
                 token_name: name.clone(),
+                method: Method::Token,
             })
             .ok_or(AuthFailure::Invalid)
     }
+}
+
+/// The token of the one `Authorization: Bearer <token>` header; the failure when there is none,
+/// several, another scheme, or an empty or spaced token.
+pub fn bearer(headers: &HeaderMap) -> Result<&[u8], AuthFailure> {
+    let mut all = headers.get_all(AUTHORIZATION).iter();
+    let value = all.next().ok_or(AuthFailure::Missing)?;
+    if all.next().is_some() {
+        return Err(AuthFailure::Ambiguous);
+    }
+    let bytes = value.as_bytes();
+    let (scheme, rest) = match bytes.iter().position(|b| *b == b' ') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Err(AuthFailure::WrongScheme);
+    }
+    let token = rest.trim_ascii();
+    if token.is_empty() || token.contains(&b' ') {
+        return Err(AuthFailure::Malformed);
+    }
+    Ok(token)
 }
 
 impl fmt::Debug for Tokens {

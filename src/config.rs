@@ -137,6 +137,21 @@ pub struct Auth {
     pub sources: Vec<(String, TokenSource)>,
     /// The loaded tokens (digests only).
     pub tokens: Tokens,
+    /// `[auth.oauth]`: the token endpoint, when configured.
+    pub oauth: Option<OAuth>,
+}
+
+/// `[auth.oauth]`: the token endpoint's settings and the files they were read from.
+#[derive(Debug, Clone)]
+pub struct OAuth {
+    /// Path (with `scim.base_path` in front), keys and clients.
+    pub settings: crate::oauth::Settings,
+    /// The Ed25519 private key that signs issued tokens.
+    pub signing_key_file: PathBuf,
+    /// Earlier public keys still accepted.
+    pub verify_key_files: Vec<PathBuf>,
+    /// Each client's secret sources (one entry per secret): id and source.
+    pub secret_sources: Vec<(String, TokenSource)>,
 }
 
 /// What to do with attributes a request carries that the mapping does not store.
@@ -389,6 +404,10 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
                         .to_owned(),
                 });
                 return Err(ConfigErrors(v.errors));
+            }
+            let mut auth = auth;
+            if let Some(o) = &mut auth.oauth {
+                o.settings.path = format!("{}{}", scim.base_path, o.settings.path);
             }
             Ok(Config {
                 file: path.to_owned(),

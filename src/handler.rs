@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::access_log::{AccessLine, Labels, access_log};
 use crate::app::{App, Runtime};
 use crate::audit::Who;
-use crate::auth::Principal;
+use crate::auth::{AuthFailure, Method as AuthMethod, Principal};
 use crate::error::{Error, PlatformError};
 use crate::mapping::model::Mapping;
 use crate::operation::Operation;
@@ -103,9 +103,11 @@ where
     Ok(response)
 }
 
-/// The stages of one request, one per line. The path is routed before authentication only to
-/// label the metrics: its answer waits until the client has authenticated, so an unauthenticated
-/// client gets 401 whatever the path and learns nothing of which paths exist.
+/// The stages of one request, one per line. The OAuth2 token endpoint (`[auth.oauth]`) is the one
+/// path answered before authentication: its clients authenticate with their id and secret there.
+/// Any other path is routed before authentication only to label the metrics: its answer waits
+/// until the client has authenticated, so an unauthenticated client gets 401 whatever the path
+/// and learns nothing of which paths exist.
 async fn serve<B>(
     rt: &Runtime,
     req: Request<B>,
@@ -116,6 +118,11 @@ where
     B: hyper::body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    if let Some(o) = rt.config.auth.oauth.as_ref()
+        && req.uri().path() == o.settings.path
+    {
+        return token_endpoint(rt, &o.settings, req, conn, trace).await;
+    }
     let endpoint = route(rt, req.uri().path());
     trace.labels = Labels::of(endpoint.as_ref().ok(), req.method());
     trace.principal = Some(authenticate(rt, req.headers())?);
@@ -215,12 +222,97 @@ fn route(rt: &Runtime, path: &str) -> Result<Endpoint, Failure> {
     })
 }
 
+/// The one path served before authentication: the OAuth2 token endpoint (`oauth.rs`), where
+/// clients authenticate with their id and secret instead of a bearer token.
+async fn token_endpoint<B>(
+    rt: &Runtime,
+    settings: &crate::oauth::Settings,
+    req: Request<B>,
+    conn: Conn,
+    trace: &mut Trace,
+) -> Result<Response<Body>, Failure>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    trace.labels = Labels {
+        resource: "none",
+        operation: "token",
+    };
+    let (parts, body) = req.into_parts();
+    let server = &rt.config.server;
+    let body = request::read_body(
+        &parts.headers,
+        body,
+        server.max_body_bytes,
+        server.body_read_timeout,
+    )
+    .await?;
+    let token_request = crate::oauth::TokenRequest {
+        method: &parts.method,
+        headers: &parts.headers,
+        body: &body,
+        peer: conn.peer.ip(),
+    };
+    let (response, outcome) = crate::oauth::answer(settings, &rt.oauth_limiter, &token_request);
+    match outcome {
+        crate::oauth::Outcome::Issued(client) => {
+            rt.metrics.oauth_token_issued();
+            trace.principal = Some(Principal {
+                token_name: client,
+                method: AuthMethod::OAuth,
+            });
+        }
+        crate::oauth::Outcome::Refused(reason) => rt.metrics.oauth_token_failure(reason),
+    }
+    Ok(response)
+}
+
+/// Authenticates a bearer token: a static token first (constant time over all of them), then,
+/// with `[auth.oauth]`, an access token the sidecar issued (signature, `exp`/`nbf`, `iss`, `aud`,
+/// and a client still configured).
 fn authenticate(rt: &Runtime, headers: &http::HeaderMap) -> Result<Principal, Failure> {
-    rt.config.auth.tokens.authenticate(headers).map_err(|f| {
-        tracing::debug!(reason = f.as_str(), "authentication failed");
-        rt.metrics.auth_failure(f.as_str());
+    let refuse = |f: AuthFailure, reason: &'static str| {
+        rt.metrics.auth_failure(reason);
         Failure::from(f.to_error()).with_header(WWW_AUTHENTICATE, f.challenge())
-    })
+    };
+    let auth = &rt.config.auth;
+    let token = crate::auth::bearer(headers).map_err(|f| {
+        tracing::debug!(reason = f.as_str(), "authentication failed");
+        refuse(f, f.as_str())
+    })?;
+    if let Some(name) = auth.tokens.verify(token) {
+        return Ok(Principal {
+            token_name: name.clone(),
+            method: AuthMethod::Token,
+        });
+    }
+    let jwt = std::str::from_utf8(token)
+        .ok()
+        .filter(|t| t.bytes().filter(|b| *b == b'.').count() == 2);
+    if let (Some(o), Some(jwt)) = (&auth.oauth, jwt) {
+        let settings = &o.settings;
+        let verified = settings
+            .keys
+            .verify(jwt)
+            .map_err(|r| r.as_str())
+            .and_then(|sub| settings.known(&sub).cloned().ok_or("unknown_client"));
+        return match verified {
+            Ok(client) => Ok(Principal {
+                token_name: client,
+                method: AuthMethod::OAuth,
+            }),
+            Err(reason) => {
+                tracing::info!(method = "oauth", reason, "bearer token refused");
+                Err(refuse(AuthFailure::Invalid, reason))
+            }
+        };
+    }
+    tracing::debug!(
+        reason = AuthFailure::Invalid.as_str(),
+        "authentication failed"
+    );
+    Err(refuse(AuthFailure::Invalid, AuthFailure::Invalid.as_str()))
 }
 
 /// The externally visible URL of the SCIM base: `server.public_url` if set, else built from the

@@ -89,6 +89,8 @@ pub struct Metrics {
     token_fetches: Family<OutcomeLabels, Counter>,
     ignored_attributes: Family<ResourceLabels, Counter>,
     ignored_members: Counter,
+    oauth_tokens_issued: Counter,
+    oauth_token_failures: Family<ReasonLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -126,7 +128,7 @@ impl Metrics {
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "auth_failures",
-            "Requests refused with 401, by reason (missing, wrong_scheme, malformed, invalid, ambiguous)",
+            "Requests refused with 401, by reason (missing, wrong_scheme, malformed, invalid, ambiguous; for issued OAuth2 tokens: expired, not_yet_valid, wrong_issuer, wrong_audience, unknown_kid, algorithm, signature, oversized, unknown_client)",
             auth_failures.clone(),
         );
         let in_flight = Gauge::default();
@@ -163,6 +165,18 @@ impl Metrics {
             "Member ids naming no user of the platform that were skipped (unknown_members = ignore)",
             ignored_members.clone(),
         );
+        let oauth_tokens_issued = Counter::default();
+        registry.register(
+            "oauth_tokens_issued",
+            "Access tokens issued by the sidecar's OAuth2 token endpoint ([auth.oauth])",
+            oauth_tokens_issued.clone(),
+        );
+        let oauth_token_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "oauth_token_failures",
+            "Token requests refused, by reason (invalid_client, invalid_request, unsupported_grant_type, rate_limited)",
+            oauth_token_failures.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -181,6 +195,8 @@ impl Metrics {
             token_fetches,
             ignored_attributes,
             ignored_members,
+            oauth_tokens_issued,
+            oauth_token_failures,
         })
     }
 
@@ -221,6 +237,18 @@ impl Metrics {
         self.platform_duration
             .get_or_create(&PlatformLabels { operation, outcome })
             .observe(took.as_secs_f64());
+    }
+
+    /// Records an access token issued by the token endpoint.
+    pub fn oauth_token_issued(&self) {
+        self.oauth_tokens_issued.inc();
+    }
+
+    /// Records a refused token request.
+    pub fn oauth_token_failure(&self, reason: &'static str) {
+        self.oauth_token_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Records a refused authentication.

@@ -48,6 +48,15 @@ pub fn files(cfg: &Config) -> Vec<PathBuf> {
             out.push(p.clone());
         }
     }
+    if let Some(o) = &cfg.auth.oauth {
+        out.push(o.signing_key_file.clone());
+        out.extend(o.verify_key_files.iter().cloned());
+        for (_, src) in &o.secret_sources {
+            if let TokenSource::File(p) = src {
+                out.push(p.clone());
+            }
+        }
+    }
     if let Some(dir) = &cfg.auth.tokens_dir {
         out.push(dir.clone());
         if let Ok(entries) = std::fs::read_dir(dir) {

@@ -251,3 +251,58 @@ fn the_documented_example_config_is_valid() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn oauth_config_errors_name_key_value_and_file_without_secrets() {
+    let s = Setup::new();
+    s.write("oauth/short", "short-secret");
+    s.write("oauth/not-a-key.pem", &s.pki.cert_pem);
+    let broken = format!(
+        "{}
+[auth.oauth]
+token_lifetime = \"48h\"
+signing_key_file = \"oauth/missing.pem\"
+verify_key_files = [\"oauth/not-a-key.pem\"]
+[[auth.oauth.clients]]
+id = \"entra\"
+secret_file = \"oauth/short\"
+[[auth.oauth.clients]]
+id = \"okta\"
+secret_file = \"oauth/short\"
+secret_env = \"X\"
+",
+        support::base_config()
+    );
+    let path = s.write("broken.toml", &broken);
+    let out = check(&path, &[]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr(&out);
+    for (key, text) in [
+        ("auth.oauth.token_lifetime = 48h", "between 1s and 24h"),
+        ("auth.oauth.signing_key_file", "file not found"),
+        ("auth.oauth.verify_key_files[0]", "no PEM public key"),
+        (
+            "auth.oauth.clients[0].secret_file",
+            "12 bytes long; at least 32",
+        ),
+        ("auth.oauth.clients[1]", "exactly one of `secret_file`"),
+    ] {
+        assert!(err.contains(key), "{key} missing in:\n{err}");
+        assert!(err.contains(text), "{text} missing in:\n{err}");
+    }
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(!err.contains("short-secret"), "no secret in errors: {err}");
+
+    let typo = s.write(
+        "typo.toml",
+        &format!(
+            "{}\n[auth.oauth]\ntoken_lifetme = \"1h\"\n",
+            support::base_config()
+        ),
+    );
+    let err = stderr(&check(&typo, &[]));
+    assert!(
+        err.contains("auth.oauth.token_lifetme") && err.contains("unknown field"),
+        "{err}"
+    );
+}

@@ -78,6 +78,32 @@ pub struct Auth {
     pub tokens_dir: Option<RelativePathBuf>,
     #[serde(default)]
     pub tokens: Vec<Token>,
+    pub oauth: Option<OAuth>,
+}
+
+/// `[auth.oauth]`: the sidecar's own OAuth2 token endpoint.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth {
+    pub token_path: Option<String>,
+    pub token_lifetime: Option<String>,
+    pub signing_key_file: Option<RelativePathBuf>,
+    #[serde(default)]
+    pub verify_key_files: Vec<RelativePathBuf>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub clock_skew: Option<String>,
+    #[serde(default)]
+    pub clients: Vec<OAuthClient>,
+}
+
+/// One `[[auth.oauth.clients]]` entry: a client id and one secret from a file or a variable.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClient {
+    pub id: Option<String>,
+    pub secret_file: Option<RelativePathBuf>,
+    pub secret_env: Option<String>,
 }
 
 /// One `[[auth.tokens]]` entry: a named token read from a file or an environment variable.

@@ -3,14 +3,14 @@
 
 use figment::{Figment, Profile, Source};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::diagnostics::{self, ConfigError, Zero, figment_source};
 use super::{
-    Admin, Auth, GroupPatchResponse, Log, LogFormat, Scim, Server, Tls, TokenSource, Unmapped, raw,
-    values,
+    Admin, Auth, GroupPatchResponse, Log, LogFormat, OAuth, Scim, Server, Tls, TokenSource,
+    Unmapped, raw, values,
 };
 use crate::auth::{Tokens, read_token, read_token_dir};
 use crate::tls::{self, MinVersion, TlsFileError};
@@ -399,11 +399,12 @@ impl Validator<'_> {
                 );
             }
         }
-        if loaded.is_empty() && self.errors.len() == before {
+        let oauth = r.oauth.and_then(|o| self.oauth(o));
+        if loaded.is_empty() && oauth.is_none() && self.errors.len() == before {
             self.err(
                 "auth.tokens",
                 None,
-                "no bearer token configured: add [[auth.tokens]] entries or set auth.tokens_dir",
+                "no client authentication configured: add [[auth.tokens]] entries, set auth.tokens_dir, or configure [auth.oauth]",
             );
         }
         if self.errors.len() > before {
@@ -413,6 +414,163 @@ impl Validator<'_> {
             tokens_dir,
             sources,
             tokens: Tokens::new(loaded),
+            oauth,
+        })
+    }
+
+    /// `[auth.oauth]`: the token endpoint's keys and clients, every file read and checked.
+    fn oauth(&mut self, r: raw::OAuth) -> Option<OAuth> {
+        let before = self.errors.len();
+        let token_path = match r.token_path {
+            None => "/oauth/token".to_owned(),
+            Some(s) => match values::base_path(&s) {
+                Ok(p) if !p.is_empty() => p,
+                Ok(_) => {
+                    self.err(
+                        "auth.oauth.token_path",
+                        Some(format!("{s:?}")),
+                        "must name a path below scim.base_path, e.g. \"/oauth/token\"",
+                    );
+                    String::new()
+                }
+                Err(reason) => {
+                    self.err("auth.oauth.token_path", Some(format!("{s:?}")), reason);
+                    String::new()
+                }
+            },
+        };
+        let lifetime = self.duration(
+            "auth.oauth.token_lifetime",
+            r.token_lifetime.clone(),
+            Duration::from_secs(3600),
+        );
+        if lifetime < Duration::from_secs(1) || lifetime > Duration::from_secs(24 * 3600) {
+            self.err(
+                "auth.oauth.token_lifetime",
+                r.token_lifetime.clone(),
+                "must be between 1s and 24h (short-lived tokens are the point of [auth.oauth])",
+            );
+        }
+        let clock_skew = self.duration(
+            "auth.oauth.clock_skew",
+            r.clock_skew.clone(),
+            Duration::from_secs(30),
+        );
+        if clock_skew > Duration::from_secs(300) {
+            self.err(
+                "auth.oauth.clock_skew",
+                r.clock_skew.clone(),
+                "must be at most 5m",
+            );
+        }
+        let issuer = r.issuer.unwrap_or_else(|| "scim-sidecar".to_owned());
+        if issuer.trim().is_empty() {
+            self.err(
+                "auth.oauth.issuer",
+                Some(format!("{issuer:?}")),
+                "must not be empty",
+            );
+        }
+        let audience = r.audience.unwrap_or_else(|| "scim-sidecar".to_owned());
+        if audience.trim().is_empty() {
+            self.err(
+                "auth.oauth.audience",
+                Some(format!("{audience:?}")),
+                "must not be empty",
+            );
+        }
+        let signing_key_file = r.signing_key_file.as_ref().map(|p| p.relative());
+        let signing = match &signing_key_file {
+            None => {
+                self.err(
+                    "auth.oauth.signing_key_file",
+                    None,
+                    "missing; an Ed25519 PKCS#8 PEM file (`openssl genpkey -algorithm ed25519 -out oauth-signing.pem`)",
+                );
+                None
+            }
+            Some(p) => match crate::jwt::read_signing_key(p) {
+                Ok(k) => Some(k),
+                Err(reason) => {
+                    self.err(
+                        "auth.oauth.signing_key_file",
+                        Some(p.display().to_string()),
+                        reason,
+                    );
+                    None
+                }
+            },
+        };
+        let verify_key_files: Vec<PathBuf> =
+            r.verify_key_files.iter().map(|p| p.relative()).collect();
+        let mut previous = Vec::new();
+        for (i, p) in verify_key_files.iter().enumerate() {
+            match crate::jwt::read_verify_key(p) {
+                Ok(k) => previous.push(k),
+                Err(reason) => self.err(
+                    &format!("auth.oauth.verify_key_files[{i}]"),
+                    Some(p.display().to_string()),
+                    reason,
+                ),
+            }
+        }
+        let mut secret_sources = Vec::new();
+        let mut clients = Vec::new();
+        for (i, c) in r.clients.iter().enumerate() {
+            let key = format!("auth.oauth.clients[{i}]");
+            let Some(id) = c.id.clone().filter(|n| !n.trim().is_empty()) else {
+                self.err(
+                    &format!("{key}.id"),
+                    None,
+                    "missing; the client identifier entered in Entra",
+                );
+                continue;
+            };
+            if id.contains(':') || id.chars().any(char::is_control) {
+                self.err(&format!("{key}.id"), Some(format!("{id:?}")), "must not contain ':' or control characters (it travels in HTTP Basic credentials)");
+                continue;
+            }
+            let source = match (&c.secret_file, &c.secret_env) {
+                (Some(f), None) => TokenSource::File(f.relative()),
+                (None, Some(e)) => TokenSource::Env(e.clone()),
+                _ => {
+                    self.err(
+                        &key,
+                        Some(format!("id = {id:?}")),
+                        "set exactly one of `secret_file` (a mounted Secret) or `secret_env` (an environment variable name)",
+                    );
+                    continue;
+                }
+            };
+            match read_token(&source, self.env) {
+                Ok(secret) => clients.push((id.clone(), secret)),
+                Err((field, reason)) => {
+                    let value = match &source {
+                        TokenSource::File(p) => p.display().to_string(),
+                        TokenSource::Env(v) => v.clone(),
+                    };
+                    self.err(&format!("{key}.secret_{field}"), Some(value), reason);
+                }
+            }
+            secret_sources.push((id, source));
+        }
+        if r.clients.is_empty() {
+            self.err(
+                "auth.oauth.clients",
+                None,
+                "no client configured: add an [[auth.oauth.clients]] entry (id and secret_file or secret_env)",
+            );
+        }
+        if self.errors.len() > before {
+            return None;
+        }
+        let keys =
+            crate::jwt::Keys::new(signing?, previous, issuer, audience, lifetime, clock_skew);
+        Some(OAuth {
+            settings: crate::oauth::Settings::new(token_path, keys, clients),
+            signing_key_file: signing_key_file?,
+            verify_key_files,
+            secret_sources,
         })
     }
 
