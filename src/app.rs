@@ -35,6 +35,8 @@ pub struct Runtime {
     pub locks: Arc<crate::service::locks::Locks>,
     /// Failure budgets of the OAuth2 token endpoint (handed on at reload like the locks).
     pub oauth_limiter: Arc<crate::oauth::Limiter>,
+    /// `[[auth.jwt]]` issuers and their cached key sets (handed on at reload when unchanged).
+    pub jwt: Arc<crate::jwks::Issuers>,
 }
 
 impl Runtime {
@@ -84,7 +86,9 @@ impl Runtime {
                 documentation_uri: None,
             },
         );
+        let jwt = Arc::new(crate::jwks::Issuers::new(&config.auth.jwt, None));
         Runtime {
+            jwt,
             config: Arc::new(config),
             discovery,
             service,
@@ -102,6 +106,10 @@ impl Runtime {
     pub fn succeeding(mut self, previous: &Runtime) -> Runtime {
         self.locks = previous.locks.clone();
         self.oauth_limiter = previous.oauth_limiter.clone();
+        self.jwt = Arc::new(crate::jwks::Issuers::new(
+            &self.config.auth.jwt,
+            Some(&previous.jwt),
+        ));
         if let (Some(new), Some(old)) = (&self.platform, &previous.platform) {
             // An access token outlives a reload that did not change its credentials.
             new.adopt_token(old);

@@ -33,8 +33,8 @@ struct Entry {
 /// Who a request authenticated as, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The static token's configured name (e.g. `entra-2026-11`), or the OAuth2 client id an
-    /// issued token was issued to. Audit events name the caller by it.
+    /// The static token's configured name (e.g. `entra-2026-11`), the OAuth2 client id an
+    /// issued token was issued to, or an external JWT's `sub`. Audit events name the caller by it.
     pub token_name: Arc<str>,
     /// Which authentication method accepted the request.
     pub method: Method,
@@ -47,6 +47,8 @@ pub enum Method {
     Token,
     /// An access token issued by the sidecar's own token endpoint (`[auth.oauth]`).
     OAuth,
+    /// A JWT from an external issuer (`[[auth.jwt]]`).
+    Jwt,
 }
 
 impl Method {
@@ -55,6 +57,7 @@ impl Method {
         match self {
             Method::Token => "token",
             Method::OAuth => "oauth",
+            Method::Jwt => "jwt",
         }
     }
 }

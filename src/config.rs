@@ -11,6 +11,7 @@
 
 pub mod diagnostics;
 pub mod env;
+mod issuers;
 pub mod raw;
 mod validate;
 pub mod values;
@@ -139,6 +140,8 @@ pub struct Auth {
     pub tokens: Tokens,
     /// `[auth.oauth]`: the token endpoint, when configured.
     pub oauth: Option<OAuth>,
+    /// `[[auth.jwt]]`: external issuers whose JWTs are accepted.
+    pub jwt: Vec<crate::jwks::Settings>,
 }
 
 /// `[auth.oauth]`: the token endpoint's settings and the files they were read from.
@@ -353,7 +356,11 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
     let server = v.section::<raw::Server>("server").map(|r| v.server(r));
     let tls_raw = v.section::<raw::Tls>("tls");
     let admin = v.section::<raw::Admin>("admin").map(|r| v.admin(r));
-    let auth = v.section::<raw::Auth>("auth").map(|r| v.auth(r));
+    let auth = v.section::<raw::Auth>("auth").map(|mut r| {
+        let configured = !r.jwt.is_empty();
+        let jwt = v.jwt_issuers(std::mem::take(&mut r.jwt));
+        v.auth(r, jwt, configured)
+    });
     let scim = v.section::<raw::Scim>("scim").map(|r| v.scim(r));
     let log = v.section::<raw::Log>("log").map(|r| v.log(r));
     let reload = v.section::<raw::Reload>("reload").map(|r| Reload {

@@ -125,7 +125,7 @@ where
     }
     let endpoint = route(rt, req.uri().path());
     trace.labels = Labels::of(endpoint.as_ref().ok(), req.method());
-    trace.principal = Some(authenticate(rt, req.headers())?);
+    trace.principal = Some(authenticate(rt, req.headers()).await?);
     let endpoint = endpoint?;
     let (parts, body) = req.into_parts();
     let body = read(rt, &parts.headers, body).await?;
@@ -268,10 +268,10 @@ where
     Ok(response)
 }
 
-/// Authenticates a bearer token: a static token first (constant time over all of them), then,
-/// with `[auth.oauth]`, an access token the sidecar issued (signature, `exp`/`nbf`, `iss`, `aud`,
-/// and a client still configured).
-fn authenticate(rt: &Runtime, headers: &http::HeaderMap) -> Result<Principal, Failure> {
+/// Authenticates a bearer token: a static token first (constant time over all of them); then a
+/// JWT whose `iss` names a `[[auth.jwt]]` issuer (its JWKS); then, with `[auth.oauth]`, an access
+/// token the sidecar issued (signature, `exp`/`nbf`, `iss`, `aud`, a client still configured).
+async fn authenticate(rt: &Runtime, headers: &http::HeaderMap) -> Result<Principal, Failure> {
     let refuse = |f: AuthFailure, reason: &'static str| {
         rt.metrics.auth_failure(reason);
         Failure::from(f.to_error()).with_header(WWW_AUTHENTICATE, f.challenge())
@@ -290,6 +290,29 @@ fn authenticate(rt: &Runtime, headers: &http::HeaderMap) -> Result<Principal, Fa
     let jwt = std::str::from_utf8(token)
         .ok()
         .filter(|t| t.bytes().filter(|b| *b == b'.').count() == 2);
+    if let Some(jwt) = jwt
+        && let Some(verified) = rt.jwt.verify(jwt).await
+    {
+        return match verified {
+            Ok(subject) => Ok(Principal {
+                token_name: Arc::from(subject),
+                method: AuthMethod::Jwt,
+            }),
+            Err(r) => {
+                tracing::info!(method = "jwt", reason = r.as_str(), "bearer token refused");
+                Err(refuse(AuthFailure::Invalid, r.as_str()))
+            }
+        };
+    }
+    if let (None, Some(_), false) = (&auth.oauth, jwt, rt.jwt.is_empty()) {
+        // A JWT whose `iss` names none of the configured issuers.
+        tracing::info!(
+            method = "jwt",
+            reason = "wrong_issuer",
+            "bearer token refused"
+        );
+        return Err(refuse(AuthFailure::Invalid, "wrong_issuer"));
+    }
     if let (Some(o), Some(jwt)) = (&auth.oauth, jwt) {
         let settings = &o.settings;
         let verified = settings

@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod error;
 pub mod explain;
 pub mod handler;
+pub mod jwks;
 pub mod jwt;
 pub mod logging;
 pub mod mapping;

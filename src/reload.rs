@@ -48,6 +48,11 @@ pub fn files(cfg: &Config) -> Vec<PathBuf> {
             out.push(p.clone());
         }
     }
+    for j in &cfg.auth.jwt {
+        if let crate::jwks::Source::File(p) = &j.source {
+            out.push(p.clone());
+        }
+    }
     if let Some(o) = &cfg.auth.oauth {
         out.push(o.signing_key_file.clone());
         out.extend(o.verify_key_files.iter().cloned());

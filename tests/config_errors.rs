@@ -306,3 +306,39 @@ secret_env = \"X\"
         "{err}"
     );
 }
+
+#[test]
+fn jwt_issuer_config_errors_name_key_value_and_file() {
+    let s = Setup::new();
+    s.write("jwks-broken.json", "{\"not\": \"keys\"}");
+    let broken = format!(
+        "{}
+[[auth.jwt]]
+issuer = \"https://issuer.example/\"
+jwks_url = \"http://keys.example.com/jwks\"
+algorithms = [\"HS256\", \"none\"]
+jwks_timeout = \"0s\"
+[[auth.jwt]]
+issuer = \"https://other.example/\"
+audience = \"scim\"
+jwks_file = \"jwks-broken.json\"
+",
+        support::base_config()
+    );
+    let path = s.write("broken.toml", &broken);
+    let out = check(&path, &[]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr(&out);
+    for (key, text) in [
+        ("auth.jwt[0].audience", "missing"),
+        ("auth.jwt[0].jwks_url", "https://"),
+        ("auth.jwt[0].algorithms = \"HS256\"", "no HMAC"),
+        ("auth.jwt[0].algorithms = \"none\"", "no `none`"),
+        ("auth.jwt[0].jwks_timeout", "between 1ms and 60s"),
+        ("auth.jwt[1].jwks_file", "not a JWKS document"),
+    ] {
+        assert!(err.contains(key), "{key} missing in:\n{err}");
+        assert!(err.contains(text), "{text} missing in:\n{err}");
+    }
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}

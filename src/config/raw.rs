@@ -79,6 +79,22 @@ pub struct Auth {
     #[serde(default)]
     pub tokens: Vec<Token>,
     pub oauth: Option<OAuth>,
+    #[serde(default)]
+    pub jwt: Vec<Jwt>,
+}
+
+/// One `[[auth.jwt]]` entry: an external issuer whose JWTs are accepted as bearer tokens.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jwt {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub jwks_url: Option<String>,
+    pub jwks_file: Option<RelativePathBuf>,
+    pub algorithms: Option<Vec<String>>,
+    pub clock_skew: Option<String>,
+    pub jwks_refresh_interval: Option<String>,
+    pub jwks_timeout: Option<String>,
 }
 
 /// `[auth.oauth]`: the sidecar's own OAuth2 token endpoint.

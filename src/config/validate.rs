@@ -331,7 +331,12 @@ impl Validator<'_> {
         })
     }
 
-    pub(super) fn auth(&mut self, r: raw::Auth) -> Option<Auth> {
+    pub(super) fn auth(
+        &mut self,
+        r: raw::Auth,
+        jwt: Vec<crate::jwks::Settings>,
+        jwt_configured: bool,
+    ) -> Option<Auth> {
         let before = self.errors.len();
         let tokens_dir = r.tokens_dir.as_ref().map(|p| p.relative());
         let mut sources = Vec::new();
@@ -400,11 +405,11 @@ impl Validator<'_> {
             }
         }
         let oauth = r.oauth.and_then(|o| self.oauth(o));
-        if loaded.is_empty() && oauth.is_none() && self.errors.len() == before {
+        if loaded.is_empty() && oauth.is_none() && !jwt_configured && self.errors.len() == before {
             self.err(
                 "auth.tokens",
                 None,
-                "no client authentication configured: add [[auth.tokens]] entries, set auth.tokens_dir, or configure [auth.oauth]",
+                "no client authentication configured: add [[auth.tokens]] entries, set auth.tokens_dir, or configure [auth.oauth] or [[auth.jwt]]",
             );
         }
         if self.errors.len() > before {
@@ -415,6 +420,7 @@ impl Validator<'_> {
             sources,
             tokens: Tokens::new(loaded),
             oauth,
+            jwt,
         })
     }
 
