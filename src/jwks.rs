@@ -112,6 +112,15 @@ fn http_client(tls: &rustls::ClientConfig) -> HttpClient {
         .build(https)
 }
 
+/// Marks a fetch as running until dropped.
+struct Running<'a>(&'a AtomicBool);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// All issuers of one runtime and the client that fetches their key sets.
 #[derive(Default)]
 pub struct Issuers {
@@ -249,8 +258,10 @@ impl Issuers {
             }
             *last = Some(now);
         }
+        // Cleared on drop, so a request abandoned mid-fetch (client gone, request timeout) does
+        // not leave the issuer marked as fetching forever.
+        let _running = Running(&issuer.fetching);
         let fetched = tokio::time::timeout(issuer.settings.timeout, Self::fetch(issuer, url)).await;
-        issuer.fetching.store(false, Ordering::Release);
         match fetched {
             Ok(Ok(set)) => {
                 tracing::info!(issuer = %issuer.settings.issuer, keys = set.keys.len(), "JWKS fetched");

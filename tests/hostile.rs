@@ -1,5 +1,6 @@
 //! The hostile input corpus: every case in tests/fixtures/hostile/*.json (malformed JSON, invalid
-//! UTF-8, wrong content types, bad filters and PATCH paths, hostile ids, bad tokens, header floods,
+//! UTF-8, wrong content types, bad filters and PATCH paths, hostile ids, bad tokens and JWTs
+//! (`[auth.oauth]` and `[[auth.jwt]]` are on in the stack), header floods,
 //! request smuggling, slowloris, HTTP/2 frame abuse) is sent byte for byte over a real socket to
 //! the sidecar in front of the demo platform, and must get a 4xx SCIM error or a clean rejection
 //! or close: never a 5xx, a panic or a hang, and the platform sees no request it should not.
@@ -20,7 +21,8 @@
 //!   server's `:status` can be decoded without a dynamic table) come first unless `"preface":
 //!   false`.
 //! - Byte values (`body`, `raw`, `then`, header values, `payload`): a string (UTF-8, with
-//!   `{{token}}`, `{{user}}`, `{{group}}`, `{{addr}}` substituted), `{"hex": "..."}`,
+//!   `{{token}}`, `{{user}}`, `{{group}}`, `{{addr}}` and the signed hostile JWTs `{{jwt_*}}`,
+//!   `{{oauth_*}}` of `jwts()` substituted), `{"hex": "..."}`,
 //!   `{"repeat": value, "times": n}` or `{"parts": [value, ...]}`, so huge inputs are generated
 //!   rather than stored.
 //! - Expectations: `expect` is `scim_4xx` (a 4xx with a SCIM error body: `status` and `scim_type`
@@ -275,6 +277,8 @@ struct Vars {
     user: String,
     group: String,
     addr: String,
+    /// `{{name}}` → token, for the signed JWTs of `auth_jwt.json` (made at start, see [`jwts`]).
+    jwts: Vec<(String, String)>,
 }
 
 impl Vars {
@@ -283,6 +287,11 @@ impl Vars {
             .replace("{{user}}", &self.user)
             .replace("{{group}}", &self.group)
             .replace("{{addr}}", &self.addr)
+            .pipe(|s| {
+                self.jwts
+                    .iter()
+                    .fold(s, |s, (k, v)| s.replace(&format!("{{{{{k}}}}}"), v))
+            })
     }
 
     fn bytes(&self, b: &Bytes) -> Vec<u8> {
@@ -1376,6 +1385,143 @@ fn forbidden_calls(c: &Case, calls: &scim_sidecar::demo::CallCounts) -> Vec<Stri
 // The stack and the run
 // ---------------------------------------------------------------------------------------------
 
+/// A tiny `pipe` so substitutions read left to right.
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl Pipe for String {}
+
+/// The external issuer `[[auth.jwt]]` trusts in the corpus's stack, its audience, and the
+/// `[auth.oauth]` + `[[auth.jwt]]` config written beside the stack's config.
+const JWT_ISSUER: &str = "https://issuer.hostile.test/";
+const JWT_AUDIENCE: &str = "scim-hostile";
+
+/// Writes the signing key, client secret and JWKS files and returns the auth config for them.
+fn auth_config(setup: &support::Setup) -> String {
+    let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("ed25519");
+    setup.write("oauth/signing.pem", &signing.serialize_pem());
+    setup.write(
+        "oauth/entra",
+        "hostile-corpus-client-secret-0123456789abcdef",
+    );
+    let external = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("ed25519");
+    setup.write("oauth/external.pem", &external.serialize_pem());
+    let jwks = serde_json::json!({"keys": [{
+        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": "ext1",
+        "x": b64url(external.public_key_raw()),
+    }]});
+    setup.write("oauth/jwks.json", &jwks.to_string());
+    format!(
+        r#"
+[auth.oauth]
+signing_key_file = "oauth/signing.pem"
+audience = "{JWT_AUDIENCE}"
+clock_skew = "0s"
+[[auth.oauth.clients]]
+id = "entra"
+secret_file = "oauth/entra"
+[[auth.jwt]]
+issuer = "{JWT_ISSUER}"
+audience = "{JWT_AUDIENCE}"
+jwks_file = "oauth/jwks.json"
+algorithms = ["EdDSA"]
+clock_skew = "0s"
+"#
+    )
+}
+
+fn b64url(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The signed hostile tokens `auth_jwt.json` names (`{{jwt_expired}}`, ...): each is valid but
+/// for one thing.
+fn jwts(s: &Stack) -> Vec<(String, String)> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let pem = std::fs::read_to_string(s.setup.path("oauth/external.pem")).unwrap();
+    let external = rcgen::KeyPair::from_pem(&pem).unwrap();
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let claims = serde_json::json!({"iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "sub": "hostile",
+        "iat": now, "nbf": now - 5, "exp": now + 600});
+    let with = |k: &str, v: serde_json::Value| {
+        let mut c = claims.clone();
+        c[k] = v;
+        c
+    };
+    let sign = |key: &rcgen::KeyPair, kid: &str, c: &serde_json::Value| {
+        let mut h = Header::new(Algorithm::EdDSA);
+        h.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&h, c, &EncodingKey::from_ed_der(&key.serialize_der())).unwrap()
+    };
+    let hs256 = {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some("ext1".to_owned());
+        jsonwebtoken::encode(
+            &h,
+            &claims,
+            &EncodingKey::from_secret(external.public_key_raw()),
+        )
+        .unwrap()
+    };
+    // A token the sidecar's own key signed for another deployment's audience, replayed here.
+    let replayed = scim_sidecar::jwt::Keys::new(
+        scim_sidecar::jwt::read_signing_key(&s.setup.path("oauth/signing.pem")).unwrap(),
+        Vec::new(),
+        "scim-sidecar".to_owned(),
+        "another-deployment".to_owned(),
+        Duration::from_secs(600),
+        Duration::ZERO,
+    )
+    .issue("entra")
+    .unwrap();
+    vec![
+        ("jwt_valid", sign(&external, "ext1", &claims)),
+        (
+            "jwt_expired",
+            sign(&external, "ext1", &with("exp", (now - 60).into())),
+        ),
+        (
+            "jwt_not_yet_valid",
+            sign(&external, "ext1", &with("nbf", (now + 600).into())),
+        ),
+        (
+            "jwt_wrong_aud",
+            sign(&external, "ext1", &with("aud", "another-app".into())),
+        ),
+        (
+            "jwt_wrong_iss",
+            sign(
+                &external,
+                "ext1",
+                &with("iss", "https://evil.example/".into()),
+            ),
+        ),
+        ("jwt_unknown_kid", sign(&other, "ext9", &claims)),
+        ("jwt_kid_path", sign(&other, "../../../etc/passwd", &claims)),
+        ("jwt_wrong_key", sign(&other, "ext1", &claims)),
+        (
+            "jwt_alg_none",
+            format!(
+                "{}.{}.",
+                b64url(br#"{"alg":"none","kid":"ext1"}"#),
+                b64url(claims.to_string().as_bytes())
+            ),
+        ),
+        ("jwt_hs256_public_key", hs256),
+        ("oauth_other_audience", replayed),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 /// The server limits the corpus is written against (slow cases finish in about a second).
 const SERVER: &str = r#"header_read_timeout = "1s"
 body_read_timeout = "1s"
@@ -1392,7 +1538,10 @@ async fn start_stack() -> Stack {
     let base = platform.base_url();
     let setup = support::Setup::new();
     setup.write("mapping.toml", scim_sidecar::demo::MAPPING_TOML);
-    let cfg = setup.plain_config("[scim]\nmapping = \"mapping.toml\"\n");
+    let cfg = setup.plain_config(&format!(
+        "[scim]\nmapping = \"mapping.toml\"\n{}",
+        auth_config(&setup)
+    ));
     let text = std::fs::read_to_string(&cfg).expect("config");
     assert!(text.contains("header_read_timeout = \"2s\""), "{text}");
     std::fs::write(&cfg, text.replace("header_read_timeout = \"2s\"", SERVER)).expect("write");
@@ -1474,7 +1623,26 @@ async fn hostile_corpus_gets_4xx_or_a_clean_close_and_reaches_no_platform_write(
         user: users[0].to_string(),
         group: group.to_string(),
         addr: s.sidecar.scim_addr.to_string(),
+        jwts: jwts(&s),
     };
+    // The JWT cases are hostile for one reason each: the same token without it is accepted.
+    let valid = vars.subst("{{jwt_valid}}");
+    assert!(
+        !valid.contains("{{"),
+        "the JWT placeholders are substituted"
+    );
+    let r = s
+        .client
+        .get(s.url("/Users"))
+        .header("authorization", bearer(&valid))
+        .send()
+        .await
+        .expect("valid jwt");
+    assert_eq!(
+        r.status(),
+        reqwest::StatusCode::OK,
+        "a valid external JWT is accepted"
+    );
 
     let mut failures = Vec::new();
     let mut bugs_present = Vec::new();

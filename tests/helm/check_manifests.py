@@ -99,6 +99,8 @@ def check_pod(case, pod, values):
     }
     if tls != "none":
         expected["scim-sidecar-tls"] = f"{SECRETS}/tls"
+    if values.get("oauth_secret"):
+        expected["scim-sidecar-oauth"] = f"{SECRETS}/oauth"
     check(
         set(mounts) == set(expected),
         f"{case}: mounts {sorted(expected)} (got {sorted(mounts)})",
@@ -174,6 +176,20 @@ def check_config(case, configmap, container, values):
              "-out", os.path.join(secrets, "tls", "tls.crt")],
             check=True, capture_output=True,
         )
+        oauth = toml["auth"].get("oauth")
+        if oauth:
+            # The oauth Secret's files: the signing key, previous public keys, client secrets.
+            os.makedirs(os.path.join(secrets, "oauth"))
+            subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519",
+                            "-out", oauth["signing_key_file"].replace(SECRETS, secrets)],
+                           check=True, capture_output=True)
+            for pub in oauth.get("verify_key_files", []):
+                subprocess.run(["openssl", "pkey", "-in", oauth["signing_key_file"].replace(SECRETS, secrets),
+                                "-pubout", "-out", pub.replace(SECRETS, secrets)],
+                               check=True, capture_output=True)
+            for client in oauth["clients"]:
+                with open(client["secret_file"].replace(SECRETS, secrets), "w") as f:
+                    f.write("fedcba9876543210" * 4)
         etc = os.path.join(tmp, "etc")
         os.makedirs(etc)
         with open(os.path.join(etc, "sidecar.toml"), "w") as f:
@@ -229,6 +245,9 @@ if k:
          "base_url": "http://legacy-app.default.svc:8080"}
     c = check_pod("standalone", deployment_pod(k), v)
     check_config("standalone", k["ConfigMap"][0], c, v)
+    check("oauth" not in tomllib.loads(k["ConfigMap"][0]["data"]["sidecar.toml"])["auth"]
+          and "scim-sidecar-oauth" not in {vol["name"] for vol in deployment_pod(k)["volumes"]},
+          "standalone: no token endpoint and no oauth Secret unless oauth.existingSecret is set")
     dep = k["Deployment"][0]
     check(dep["spec"]["replicas"] == 2, "standalone: two replicas")
     check(dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, "standalone: rolling update keeps capacity")
@@ -249,7 +268,7 @@ k = case("standalone-full", CHART, ["standalone-full.yaml"],
           "Certificate", "ServiceMonitor"], {}, mapping)
 if k:
     v = {"configmap": "scim-config", "tls_secret": "scim-tls", "tls_mode": "certManager",
-         "tokens_secret": "entra-tokens", "scim_port": 9443, "admin_port": 9091,
+         "tokens_secret": "entra-tokens", "oauth_secret": "entra-oauth", "scim_port": 9443, "admin_port": 9091,
          "delay": 10, "drain": 60, "min_tls": "1.3",
          "base_url": "https://legacy-app.default.svc:8443/root"}
     c = check_pod("standalone-full", deployment_pod(k), v)
@@ -280,6 +299,20 @@ if k:
           "standalone-full: profile and unmapped policy rendered")
     check(toml["audit"]["show_values"] == ["active", "displayName"], "standalone-full: audit policy rendered")
     check(toml["server"]["public_url"] == "https://scim.example.com/scim/v2", "standalone-full: public_url")
+    oauth = toml["auth"]["oauth"]
+    check(oauth["signing_key_file"] == f"{SECRETS}/oauth/signing.pem"
+          and oauth["verify_key_files"] == [f"{SECRETS}/oauth/previous.pub.pem"]
+          and oauth["token_lifetime"] == "30m"
+          and [c["secret_file"] for c in oauth["clients"]]
+          == [f"{SECRETS}/oauth/entra-secret", f"{SECRETS}/oauth/entra-secret-next"],
+          "standalone-full: [auth.oauth] rendered with files from the oauth Secret")
+    pod = deployment_pod(k)
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    vols = {vol["name"]: vol for vol in pod["volumes"]}
+    check(mounts["scim-sidecar-oauth"]["mountPath"] == f"{SECRETS}/oauth"
+          and "subPath" not in mounts["scim-sidecar-oauth"]
+          and vols["scim-sidecar-oauth"]["secret"]["secretName"] == "entra-oauth",
+          "standalone-full: the oauth Secret is mounted as a whole directory")
     check(deployment_pod(k)["containers"][0].get("resources", {}).get("limits", {}).get("memory") == "128Mi",
           "standalone-full: resources")
     check(k["Deployment"][0]["spec"]["template"]["metadata"]["annotations"] == {"example.com/team": "identity"},

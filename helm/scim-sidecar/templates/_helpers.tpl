@@ -69,6 +69,9 @@ app.kubernetes.io/part-of: scim-sidecar
 {{- if not $v.tokens.existingSecret -}}
 {{- fail "tokens.existingSecret: the Secret holding the bearer tokens is required" -}}
 {{- end -}}
+{{- if and $v.oauth.existingSecret (not $v.oauth.clients) -}}
+{{- fail "oauth.clients: at least one client is required when oauth.existingSecret is set" -}}
+{{- end -}}
 {{- if eq (int $v.ports.scim) (int $v.ports.admin) -}}
 {{- fail (printf "ports.admin: %v is the same as ports.scim" $v.ports.admin) -}}
 {{- end -}}
@@ -104,6 +107,19 @@ listen = "0.0.0.0:{{ $v.ports.admin }}"
 
 [auth]
 tokens_dir = "/var/run/secrets/scim-sidecar/tokens"
+{{- if $v.oauth.existingSecret }}
+
+[auth.oauth]
+token_lifetime = {{ $v.oauth.tokenLifetime | quote }}
+signing_key_file = "/var/run/secrets/scim-sidecar/oauth/{{ $v.oauth.signingKey }}"
+verify_key_files = [{{ range $i, $k := $v.oauth.verifyKeys }}{{ if $i }}, {{ end }}"/var/run/secrets/scim-sidecar/oauth/{{ $k }}"{{ end }}]
+{{- range $v.oauth.clients }}
+
+[[auth.oauth.clients]]
+id = {{ .id | quote }}
+secret_file = "/var/run/secrets/scim-sidecar/oauth/{{ .secretKey }}"
+{{- end }}
+{{- end }}
 
 [scim]
 base_path = {{ $v.scim.basePath | quote }}
@@ -179,6 +195,11 @@ show_values = [{{ range $i, $a := $v.audit.showValues }}{{ if $i }}, {{ end }}{{
     - name: scim-sidecar-tokens
       mountPath: /var/run/secrets/scim-sidecar/tokens
       readOnly: true
+    {{- if $v.oauth.existingSecret }}
+    - name: scim-sidecar-oauth
+      mountPath: /var/run/secrets/scim-sidecar/oauth
+      readOnly: true
+    {{- end }}
     {{- if ne $v.tls.mode "none" }}
     - name: scim-sidecar-tls
       mountPath: /var/run/secrets/scim-sidecar/tls
@@ -197,6 +218,11 @@ sidecar watches; a subPath mount would never change. */}}
 - name: scim-sidecar-tokens
   secret:
     secretName: {{ $v.tokens.existingSecret }}
+{{- if $v.oauth.existingSecret }}
+- name: scim-sidecar-oauth
+  secret:
+    secretName: {{ $v.oauth.existingSecret }}
+{{- end }}
 {{- if ne $v.tls.mode "none" }}
 - name: scim-sidecar-tls
   secret:
