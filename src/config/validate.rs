@@ -405,6 +405,15 @@ impl Validator<'_> {
             }
         }
         let oauth = r.oauth.and_then(|o| self.oauth(o));
+        if let Some(o) = &oauth
+            && jwt.iter().any(|j| j.issuer == o.settings.keys.issuer)
+        {
+            self.err(
+                "auth.oauth.issuer",
+                Some(format!("{:?}", o.settings.keys.issuer)),
+                "is also an [[auth.jwt]] issuer; the sidecar's own tokens need an issuer of their own",
+            );
+        }
         if loaded.is_empty() && oauth.is_none() && !jwt_configured && self.errors.len() == before {
             self.err(
                 "auth.tokens",
