@@ -6,9 +6,11 @@
 //! secrets are kept as SHA-256 digests of `id NUL secret` and compared in constant time (the
 //! same code as static tokens, `auth::Tokens`), so a secret is only ever valid for its own client.
 //! The answer is a short-lived EdDSA JWT (`jwt.rs`). Failed attempts are rate-limited per peer IP
-//! (over budget: 429 before anything is checked) and per client id (over budget: a wrong secret
-//! answers 429, a right one still gets its token, so a flood naming Entra's client id cannot lock
-//! Entra out). No secret is logged; an unknown client id is logged as `-`.
+//! and per client id: over either budget a wrong secret answers 429 with `Retry-After` (logged at
+//! debug, so a flood cannot fill the logs), while a right one still gets its token. Behind an
+//! ingress every client shares the ingress's address, so a budget that refused right secrets
+//! would let anyone flooding through it lock Entra out. Guessing is not what the budgets stop: a
+//! secret has at least 32 bytes. No secret is logged; an unknown client id is logged as `-`.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -140,15 +142,6 @@ impl Limiter {
     fn with<T>(&self, f: impl FnOnce(&mut LimiterState) -> T) -> T {
         let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut guard)
-    }
-
-    /// Seconds to wait when the peer has spent its failure budget.
-    fn peer_wait(&self, peer: IpAddr, now: Instant) -> Option<u64> {
-        self.with(|s| {
-            let b = s.peers.get_mut(&peer)?;
-            b.refill(now);
-            b.wait()
-        })
     }
 
     /// Counts a failure against the peer and (when configured) the client id; returns the wait
@@ -302,10 +295,6 @@ pub fn answer(
         r.headers_mut()
             .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
         return refused(r, "invalid_request");
-    }
-    if let Some(secs) = limiter.peer_wait(req.peer, now) {
-        tracing::debug!(peer = %req.peer, "token request refused: the peer's failure budget is spent");
-        return refused(limited(secs), "rate_limited");
     }
     let bad = |d: &str| error(StatusCode::BAD_REQUEST, "invalid_request", d);
     let form_type = req

@@ -338,16 +338,17 @@ async fn a_flood_of_bad_secrets_gets_429_while_the_good_client_still_gets_a_toke
     assert!(unauthorized <= 20, "the burst is small: {unauthorized}");
     assert!(limited >= 980, "the rest is refused with 429: {limited}");
 
-    // The flooding peer is blocked even with the right secret...
-    let (st, _, _) = post(
+    // The flooding peer's address has spent its budget, yet the right secret from that same
+    // address still gets a token: behind an ingress, Entra and an attacker share one address.
+    let (st, _, body) = post(
         &attacker,
         &url,
         Some(&basic("entra", SECRET)),
         "grant_type=client_credentials",
     )
     .await;
-    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
-    // ...while Entra, from its own address, still gets a token and provisions with it.
+    assert_eq!(st, StatusCode::OK, "{body}");
+    // Entra, from its own address, gets a token too and provisions with it.
     let t = token(&s.client, &url).await;
     assert_eq!(users(&s, &t).await, StatusCode::OK);
     // Entra's client id has spent its failure budget, so a wrong secret for it from anywhere
