@@ -326,3 +326,91 @@ async fn a_hanging_or_failing_jwks_server_does_not_hold_up_known_keys() {
         Err(_) => panic!("stack still shared"),
     }
 }
+
+/// An RSA private key (PKCS#1 `RSAPrivateKey` DER, what `EncodingKey::from_rsa_der` takes) out of
+/// the PKCS#8 wrapping rcgen serializes: `SEQUENCE { INTEGER 0, AlgorithmIdentifier, OCTET STRING
+/// { RSAPrivateKey } }`.
+fn pkcs1_of(pkcs8: &[u8]) -> Vec<u8> {
+    // One DER element at `at`: (tag, start of its content, end of its content).
+    fn element(der: &[u8], at: usize) -> (u8, usize, usize) {
+        let (tag, first) = (der[at], der[at + 1]);
+        let (len, header) = if first < 0x80 {
+            (first as usize, 2)
+        } else {
+            let n = (first & 0x7f) as usize;
+            let len = der[at + 2..at + 2 + n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            (len, 2 + n)
+        };
+        (tag, at + header, at + header + len)
+    }
+    let (tag, body, _) = element(pkcs8, 0);
+    assert_eq!(tag, 0x30, "PKCS#8 is a SEQUENCE");
+    let (tag, _, after_version) = element(pkcs8, body);
+    assert_eq!(tag, 0x02, "version INTEGER");
+    let (tag, _, after_algorithm) = element(pkcs8, after_version);
+    assert_eq!(tag, 0x30, "AlgorithmIdentifier SEQUENCE");
+    let (tag, start, end) = element(pkcs8, after_algorithm);
+    assert_eq!(tag, 0x04, "privateKey OCTET STRING");
+    pkcs8[start..end].to_vec()
+}
+
+/// Entra ID signs its tokens with RS256 and publishes RSA keys (`kty: RSA`, `n`, `e`) at its JWKS
+/// URL: the configuration docs/entra.md gives (`algorithms = ["RS256"]`) accepts such a token,
+/// and refuses an RS256 token whose key is not in the set, an EdDSA token (an algorithm the
+/// issuer was not configured for), and an RS256 token for another audience.
+#[tokio::test]
+async fn an_rsa_key_set_like_entras_verifies_rs256_tokens() {
+    let rsa = |kid: &str| {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("rsa");
+        let key = EncodingKey::from_rsa_der(&pkcs1_of(&pair.serialize_der()));
+        let mut jwk = serde_json::to_value(
+            jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::RS256).expect("jwk"),
+        )
+        .expect("jwk json");
+        jwk["kid"] = json!(kid);
+        jwk["use"] = json!("sig");
+        (key, jwk)
+    };
+    let sign = |key: &EncodingKey, kid: &str, claims: &Value| {
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&h, claims, key).expect("sign")
+    };
+    let (entra_key, entra_jwk) = rsa("entra-rsa");
+    let (other_key, _) = rsa("not-published");
+    let state = Arc::new(JwksState::default());
+    *state.doc.lock().unwrap() = json!({ "keys": [entra_jwk] }).to_string();
+    let jwks = jwks_server(state.clone()).await;
+    let s = Stack::start(&config(jwks).replace(r#"["EdDSA"]"#, r#"["RS256"]"#)).await;
+
+    assert_eq!(
+        status(&s, &sign(&entra_key, "entra-rsa", &claims())).await,
+        StatusCode::OK,
+        "an RS256 token signed by a published RSA key"
+    );
+    assert_eq!(
+        status(&s, &sign(&other_key, "not-published", &claims())).await,
+        StatusCode::UNAUTHORIZED,
+        "a key the issuer does not publish"
+    );
+    assert_eq!(
+        status(&s, &sign(&other_key, "entra-rsa", &claims())).await,
+        StatusCode::UNAUTHORIZED,
+        "the published kid with another key's signature"
+    );
+    let ed = Key::new("entra-rsa");
+    assert_eq!(
+        status(&s, &ed.sign(&claims())).await,
+        StatusCode::UNAUTHORIZED,
+        "EdDSA is not among this issuer's algorithms"
+    );
+    let elsewhere = with(claims(), "aud", json!("api://another-app"));
+    assert_eq!(
+        status(&s, &sign(&entra_key, "entra-rsa", &elsewhere)).await,
+        StatusCode::UNAUTHORIZED,
+        "a token for another audience"
+    );
+    s.stop().await;
+}
