@@ -157,6 +157,27 @@ async fn entra_client_credentials_flow_end_to_end_with_expiry_and_a_second_repli
     // A second replica holding the same keys accepts the same token, with no shared state.
     let second = Stack::start(&oauth_config(keys.path(), "2s")).await;
     assert_eq!(users(&second, &t).await, StatusCode::OK);
+    // So does a second process: the real binary, started with the same key files.
+    let setup = support::Setup::new();
+    let cfg = setup.plain_config(&format!(
+        "[log]\nformat = \"json\"\n{}",
+        oauth_config(keys.path(), "2s")
+    ));
+    let process = support::process::spawn(&cfg);
+    let addr = support::process::wait_for_addr(&process, "SCIM interface listening");
+    let discovery = |token: &str| {
+        let request = s
+            .client
+            .get(format!("http://{addr}/scim/v2/ServiceProviderConfig"))
+            .header("authorization", format!("Bearer {token}"));
+        async move { request.send().await.expect("second process").status() }
+    };
+    assert_eq!(discovery(&t).await, StatusCode::OK, "the same token");
+    assert_eq!(
+        discovery("eyJhbGciOiJFZERTQSJ9.e30.c2ln").await,
+        StatusCode::UNAUTHORIZED,
+        "a forged token"
+    );
 
     // The token expires (2 s lifetime, no skew); both replicas refuse it; a new one works.
     tokio::time::sleep(Duration::from_millis(3200)).await;
@@ -166,6 +187,17 @@ async fn entra_client_credentials_flow_end_to_end_with_expiry_and_a_second_repli
     assert_ne!(fresh, t);
     assert_eq!(users(&s, &fresh).await, StatusCode::OK);
     assert_eq!(users(&second, &fresh).await, StatusCode::OK);
+    assert_eq!(
+        discovery(&t).await,
+        StatusCode::UNAUTHORIZED,
+        "expired, in the process too"
+    );
+    assert_eq!(
+        discovery(&fresh).await,
+        StatusCode::OK,
+        "the new one, in the process too"
+    );
+    drop(process);
 
     // The access log names the method and the client; static tokens keep their token name.
     let text = String::from_utf8(logs.lock().unwrap().clone()).expect("utf8");
