@@ -13,9 +13,8 @@ mod support;
 use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{Stack, TOKEN, bearer};
 
@@ -110,34 +109,9 @@ async fn users(s: &Stack, token: &str) -> StatusCode {
         .status()
 }
 
-/// Every log line of this test binary, as JSON, for the access-log assertions.
+/// Every log line of this test binary, as JSON.
 fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || Sink(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("subscriber");
-        buf
-    })
-    .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    support::logs::captured_logs(tracing::Level::DEBUG)
 }
 
 #[tokio::test]

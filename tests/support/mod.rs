@@ -408,6 +408,7 @@ impl Stack {
     }
 }
 pub mod fixtures;
+pub mod logs;
 pub mod process;
 pub mod second;
 pub mod shapes;
