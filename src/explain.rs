@@ -2,12 +2,14 @@
 //! platform. The request pipeline's resource stages (normalize → `Operation::parse` →
 //! `service::run`) run against a recording transport whose answers are simulated: reads return an
 //! object whose mapped fields hold placeholders (`<email>`; value-mapped fields their first
-//! value), lists return nothing, writes echo what was sent.
+//! value), lists return nothing, writes echo what was sent. `scim-sidecar test` runs the same
+//! stages ([`run`]) with the same recorder replaying a fixture's canned answers instead.
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Mutex;
 
@@ -23,11 +25,17 @@ use crate::routes::{self, Endpoint};
 use crate::scim::schema::AttrType;
 use crate::service::{self, Ctx};
 
-/// A transport that records calls and simulates answers.
+/// A transport that records calls and answers them: simulated answers (`explain`) or canned
+/// ones replayed in order (`scim-sidecar test`).
 pub struct DryRun<'a> {
     mapping: &'a Mapping,
     calls: Mutex<Vec<Call>>,
+    /// `Some`: the canned answers still to give, in order; `None`: simulate.
+    canned: Option<Mutex<VecDeque<Reply>>>,
 }
+
+/// The error a replaying [`DryRun`] returns for a call made after its canned answers ran out.
+pub const NO_CANNED_ANSWER: &str = "no canned answer left for this platform call";
 
 impl<'a> DryRun<'a> {
     /// A dry run over a mapping.
@@ -35,6 +43,17 @@ impl<'a> DryRun<'a> {
         DryRun {
             mapping,
             calls: Mutex::new(Vec::new()),
+            canned: None,
+        }
+    }
+
+    /// A run that answers the calls with `answers`, one each, in order; a call past the last
+    /// answer fails with [`NO_CANNED_ANSWER`] (an internal error, so the SCIM answer is a 500).
+    pub fn replay(mapping: &'a Mapping, answers: Vec<Reply>) -> Self {
+        DryRun {
+            mapping,
+            calls: Mutex::new(Vec::new()),
+            canned: Some(Mutex::new(answers.into())),
         }
     }
 
@@ -218,8 +237,15 @@ impl Transport for DryRun<'_> {
         if let Ok(mut c) = self.calls.lock() {
             c.push(call.clone());
         }
-        let reply = self.simulate(call);
-        async move { Ok(reply) }
+        let reply = match &self.canned {
+            None => Ok(self.simulate(call)),
+            Some(canned) => canned
+                .lock()
+                .ok()
+                .and_then(|mut c| c.pop_front())
+                .ok_or_else(|| Error::Internal(NO_CANNED_ANSWER.to_owned())),
+        };
+        async move { reply }
     }
 }
 
@@ -261,25 +287,7 @@ pub async fn explain(
         body,
     );
     let dry = DryRun::new(mapping);
-    let base_url = &rt.config.scim.base_path;
-    let mut quirks = Vec::new();
-    let result = async {
-        let (input, fired) = rt.normalizer.apply(mapping, &endpoint, &method, input)?;
-        quirks = fired;
-        let op = Operation::parse(endpoint, &method, input, mapping, rt.service.limits())?;
-        let ctx = Ctx::new(
-            mapping,
-            &dry,
-            base_url,
-            &rt.service,
-            &rt.metrics,
-            &rt.locks,
-            None,
-        );
-        Ok::<_, Failure>(respond::outcome(service::dispatch::run(&ctx, op).await?))
-    }
-    .await;
-    let response = result.unwrap_or_else(|f| f.into_response());
+    let (quirks, response) = run(rt, mapping, &dry, endpoint, &method, input).await;
     let status = response.status();
     let answer = response
         .into_body()
@@ -330,4 +338,36 @@ pub async fn explain(
     }
     out.push('\n');
     Ok(out)
+}
+
+/// Runs one SCIM request through the request pipeline's resource stages (normalize →
+/// `Operation::parse` → `service::dispatch::run` → the SCIM answer) against a recording
+/// transport. Returns the normalize rules that fired and the SCIM response.
+pub async fn run(
+    rt: &Runtime,
+    mapping: &Mapping,
+    dry: &DryRun<'_>,
+    endpoint: Endpoint,
+    method: &Method,
+    input: Input,
+) -> (crate::normalize::Fired, http::Response<respond::Body>) {
+    let base_url = &rt.config.scim.base_path;
+    let mut quirks = Vec::new();
+    let result = async {
+        let (input, fired) = rt.normalizer.apply(mapping, &endpoint, method, input)?;
+        quirks = fired;
+        let op = Operation::parse(endpoint, method, input, mapping, rt.service.limits())?;
+        let ctx = Ctx::new(
+            mapping,
+            dry,
+            base_url,
+            &rt.service,
+            &rt.metrics,
+            &rt.locks,
+            None,
+        );
+        Ok::<_, Failure>(respond::outcome(service::dispatch::run(&ctx, op).await?))
+    }
+    .await;
+    (quirks, result.unwrap_or_else(|f| f.into_response()))
 }

@@ -17,6 +17,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod logging;
 pub mod mapping;
+pub mod mapping_test;
 pub mod metrics;
 pub mod normalize;
 pub mod oauth;

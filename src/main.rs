@@ -1,4 +1,4 @@
-//! The `scim-sidecar` command: `serve`, `check`. Thin on purpose: parse arguments, load config,
+//! The `scim-sidecar` command: `serve`, `check`, `explain`, `test`, `demo`. Thin on purpose: parse arguments, load config,
 //! start the library, map outcomes to exit codes (0 ok, 64 bad configuration, 1 runtime failure).
 
 use clap::{Parser, Subcommand};
@@ -53,6 +53,15 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         body: Option<PathBuf>,
     },
+    /// Run mapping tests (docs/mapping-tests.md): 0 when every case passes, 1 when one fails.
+    Test {
+        /// Path to the configuration file (see config/sidecar.toml).
+        #[arg(long, env = "SCIM_SIDECAR_CONFIG", value_name = "PATH")]
+        config: PathBuf,
+        /// Fixture files (TOML, `[[case]]` tables) or folders of them.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Run the sidecar end to end against the embedded demo platform, in one process.
     Demo {
         /// Address of the SCIM listener.
@@ -99,6 +108,7 @@ fn main() -> ExitCode {
             target,
             body,
         } => explain(&config, &method, &target, body.as_deref()),
+        Command::Test { config, files } => mapping_test(&config, &files),
         Command::Demo {
             listen,
             platform_listen,
@@ -354,6 +364,65 @@ fn explain_env(name: &str) -> Option<String> {
         .or_else(|| Some("explain-placeholder-secret-explain-placeholder-secret".to_owned()))
 }
 
+/// Loads a configuration for the offline commands (`explain`, `test`): unset secrets read as
+/// placeholders ([`explain_env`]).
+fn load_offline(path: &std::path::Path) -> Result<config::Config, ExitCode> {
+    let sources = Sources {
+        overrides: config::EnvOverrides::from_process(),
+        env: &explain_env,
+        platform_base_url: None,
+    };
+    config::load(path, &sources).map_err(|errors| {
+        eprintln!("{errors}");
+        ExitCode::from(EX_CONFIG)
+    })
+}
+
+/// `scim-sidecar test`: runs the fixtures' cases against the configuration's mapping, offline.
+fn mapping_test(path: &std::path::Path, args: &[PathBuf]) -> ExitCode {
+    let mut files = Vec::new();
+    for a in args {
+        if a.is_dir() {
+            match scim_sidecar::mapping_test::files_in(a) {
+                Ok(mut found) if !found.is_empty() => files.append(&mut found),
+                Ok(_) => {
+                    eprintln!("{}: no *.toml fixture files in this folder", a.display());
+                    return ExitCode::from(EX_CONFIG);
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", a.display());
+                    return ExitCode::from(EX_CONFIG);
+                }
+            }
+        } else {
+            files.push(a.clone());
+        }
+    }
+    let cfg = match load_offline(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let runtime_state = scim_sidecar::app::Runtime::new(cfg, scim_sidecar::metrics::Metrics::new());
+    match rt.block_on(scim_sidecar::mapping_test::run(&runtime_state, &files)) {
+        Ok(report) => {
+            print!("{}", report.text);
+            if report.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EX_CONFIG)
+        }
+    }
+}
+
 fn explain(
     path: &std::path::Path,
     method: &str,
@@ -378,17 +447,9 @@ fn explain(
             }
         },
     };
-    let sources = Sources {
-        overrides: config::EnvOverrides::from_process(),
-        env: &explain_env,
-        platform_base_url: None,
-    };
-    let cfg = match config::load(path, &sources) {
+    let cfg = match load_offline(path) {
         Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(EX_CONFIG);
-        }
+        Err(code) => return code,
     };
     let rt = match runtime() {
         Ok(r) => r,
