@@ -110,8 +110,12 @@ pub fn load(path: &Path) -> Result<File, String> {
     Figment::from(Toml::file_exact(path))
         .extract::<File>()
         .map_err(|e| {
+            // figment's keys start with its profile name, which a fixture has no use for
             e.into_iter()
-                .map(|e| format!("{}: {e}", path.display()))
+                .map(|e| {
+                    let text = e.to_string().replace("for key \"default.", "for key \"");
+                    format!("{}: {text}", path.display())
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         })
