@@ -308,3 +308,47 @@ async fn a_platform_429_with_retry_after_holds_every_call_until_then() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_changed_rate_takes_effect_on_reload_and_the_calls_made_still_count() {
+    // Fast reload polling, as in tests/operations.rs; it opens its own [reload] table.
+    let s = Stack::start_with(
+        "[reload]\npoll_interval = \"100ms\"\ndebounce = \"50ms\"\n",
+        Some(&mapping("1/60s", 1, "0s")),
+    )
+    .await;
+    let id = s.platform.platform().seed_users(1)[0];
+    let get = || {
+        send(
+            s.client.clone(),
+            s.url(&format!("/Users/{id}")),
+            Method::GET,
+            None,
+        )
+    };
+    assert_eq!(get().await.0, 200);
+    let refused = get().await;
+    assert!(is_rate_limited(&refused), "{refused:?}");
+    assert_eq!(s.calls().get("GET", "/api/v1/users/{id}"), 1);
+    // Two calls a minute: the call already made still counts, so one more goes, not two.
+    s.setup.write("mapping.toml", &mapping("2/60s", 2, "0s"));
+    let admin = s.sidecar.admin_addr;
+    assert!(
+        support::eventually(Duration::from_secs(10), || async {
+            reqwest::get(format!("http://{admin}/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .contains(r#"scim_sidecar_config_reloads_total{outcome="success"} 1"#)
+        })
+        .await,
+        "the new mapping is loaded"
+    );
+    assert_eq!(get().await.0, 200);
+    let refused = get().await;
+    assert!(is_rate_limited(&refused), "{refused:?}");
+    assert_eq!(s.calls().get("GET", "/api/v1/users/{id}"), 2);
+    s.stop().await;
+}

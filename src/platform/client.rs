@@ -108,9 +108,10 @@ impl Client {
         }
     }
 
-    /// After a reload: keeps the state of `old`'s rate bucket (tokens used, waiting calls, a
-    /// platform `Retry-After` hold), whatever the new rate, so that a reload does not refill the
-    /// bucket; a changed rate applies from now on. Without a rate before, the bucket starts full.
+    /// After a reload: keeps the state of `old`'s rate bucket, whatever the new rate (the tokens
+    /// taken and not yet refilled stay taken, a platform `Retry-After` hold stays), so that a
+    /// reload does not refill the bucket; the new rate applies at once. Without a rate before,
+    /// the bucket starts full.
     pub fn adopt_rate(&self, old: &Client) {
         if let (Some(new), Some(old)) = (&self.bucket, &old.bucket) {
             new.adopt(old);

@@ -105,16 +105,28 @@ impl Bucket {
         self.rate
     }
 
-    /// After a reload: takes over `old`'s state (the tokens it has used, its reservations and
-    /// its hold), so that a reload neither refills the bucket nor forgets a platform
-    /// `Retry-After`. Under a new burst the tokens left are at most the new burst.
+    /// After a reload: takes over `old`'s state, so that a reload neither refills the bucket nor
+    /// forgets a platform `Retry-After`: the tokens the old bucket has handed out and not yet
+    /// refilled stay taken (at most this bucket's burst: at worst it starts empty) and refill at
+    /// this bucket's rate from now on; the hold is kept.
     pub fn adopt(&self, old: &Bucket) {
+        let now = Instant::now();
         let theirs = match old.state.lock() {
             Ok(s) => *s,
             Err(p) => **p.get_ref(),
         };
+        let old_interval = old.rate.interval().as_secs_f64();
+        let taken = if old_interval > 0.0 {
+            theirs.next.saturating_duration_since(now).as_secs_f64() / old_interval
+        } else {
+            0.0
+        };
+        let taken = taken.min(f64::from(self.rate.burst));
         if let Ok(mut s) = self.state.lock() {
-            *s = theirs;
+            *s = State {
+                next: now + self.rate.interval().mul_f64(taken),
+                hold: theirs.hold,
+            };
         }
     }
 

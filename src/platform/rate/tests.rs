@@ -168,6 +168,41 @@ async fn a_hold_is_capped_and_never_shortened() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn after_a_reload_the_tokens_taken_stay_taken_and_refill_at_the_new_rate() {
+    // One call a minute, just made; the new rate allows many a second: the call still counts,
+    // and the new rate applies at once.
+    let old = bucket(1, 60, 1);
+    assert!(old.acquire(NO_WAIT).await.is_ok());
+    let faster = bucket(1000, 1, 1000);
+    faster.adopt(&old);
+    for _ in 0..999 {
+        assert!(faster.acquire(NO_WAIT).await.is_ok());
+    }
+    assert!(faster.acquire(NO_WAIT).await.is_err());
+    // Ten calls a second, all ten just made; the new rate is one a minute: the new bucket starts
+    // empty (not ten minutes in debt) and its first token comes in a minute.
+    let old = bucket(10, 1, 10);
+    for _ in 0..10 {
+        assert!(old.acquire(NO_WAIT).await.is_ok());
+    }
+    let slower = bucket(1, 60, 1);
+    slower.adopt(&old);
+    assert_eq!(
+        slower.acquire(NO_WAIT).await,
+        Err(Limited {
+            retry_after_secs: 60
+        })
+    );
+    // A bucket that was never used hands over a full one.
+    let fresh = bucket(5, 2, 5);
+    let next = bucket(5, 2, 5);
+    next.adopt(&fresh);
+    for _ in 0..5 {
+        assert!(next.acquire(NO_WAIT).await.is_ok());
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_reload_takes_over_the_tokens_and_the_hold() {
     let old = bucket(5, 2, 5);
     for _ in 0..5 {
