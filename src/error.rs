@@ -10,7 +10,7 @@ use std::fmt;
 pub enum Error {
     /// The SCIM client sent something we cannot accept: a 4xx with a SCIM error body.
     Client(ScimError),
-    /// The platform behind the sidecar failed: 502, 503 or 504.
+    /// The platform behind the sidecar failed: 502, 503 or 504 (429 for its configured rate).
     Platform(PlatformError),
     /// A bug or an exhausted resource on our side: 500. The message is logged, never sent.
     Internal(String),
