@@ -113,6 +113,8 @@ impl Runtime {
         if let (Some(new), Some(old)) = (&self.platform, &previous.platform) {
             // An access token outlives a reload that did not change its credentials.
             new.adopt_token(old);
+            // The rate bucket too: a reload does not refill it nor forget a platform Retry-After.
+            new.adopt_rate(old);
         }
         self
     }

@@ -10,7 +10,7 @@ use std::fmt;
 pub enum Error {
     /// The SCIM client sent something we cannot accept: a 4xx with a SCIM error body.
     Client(ScimError),
-    /// The platform behind the sidecar failed: 502, 503 or 504.
+    /// The platform behind the sidecar failed: 502, 503 or 504 (429 for its configured rate).
     Platform(PlatformError),
     /// A bug or an exhausted resource on our side: 500. The message is logged, never sent.
     Internal(String),
@@ -31,6 +31,12 @@ pub enum PlatformError {
     /// The sidecar's cap on concurrent platform calls is reached: 503 with `Retry-After`.
     Overloaded {
         /// Seconds the client should wait.
+        retry_after_secs: u64,
+    },
+    /// The sidecar's cap on the platform's call rate (`platform.rate`) is reached and no token
+    /// came within `queue_timeout`: 429 with `Retry-After` (nothing was sent to the platform).
+    RateLimited {
+        /// Seconds until the bucket has a token free, rounded up, at least 1.
         retry_after_secs: u64,
     },
     /// Another change to the same resource holds its write lock past the bounded wait: 503 with
@@ -111,6 +117,7 @@ impl Error {
                 | PlatformError::Refused(_),
             ) => 503,
             Error::Platform(PlatformError::Timeout(_)) => 504,
+            Error::Platform(PlatformError::RateLimited { .. }) => 429,
             Error::Platform(PlatformError::Token(kind, _)) => match kind {
                 TokenFailure::Refused | TokenFailure::BadAnswer => 502,
                 TokenFailure::Unreachable => 503,
@@ -153,6 +160,11 @@ impl Error {
                 status,
                 None,
                 "too many requests are in progress towards the platform; retry after the Retry-After delay",
+            ),
+            Error::Platform(PlatformError::RateLimited { .. }) => ScimError::new(
+                status,
+                None,
+                "the platform's configured call rate (platform.rate) is reached; nothing was sent to the platform, retry after the Retry-After delay",
             ),
             Error::Platform(PlatformError::Contended { .. }) => ScimError::new(
                 status,
@@ -202,6 +214,10 @@ impl fmt::Display for Error {
                 f,
                 "platform call cap reached (retry after {retry_after_secs}s)"
             ),
+            Error::Platform(PlatformError::RateLimited { retry_after_secs }) => write!(
+                f,
+                "platform call rate cap reached (retry after {retry_after_secs}s)"
+            ),
             Error::Platform(PlatformError::Contended { retry_after_secs }) => write!(
                 f,
                 "resource write lock not free in time (retry after {retry_after_secs}s)"
@@ -250,6 +266,13 @@ mod tests {
             })
             .status(),
             503
+        );
+        assert_eq!(
+            Error::Platform(PlatformError::RateLimited {
+                retry_after_secs: 1
+            })
+            .status(),
+            429
         );
         assert_eq!(Error::Internal("bug".into()).status(), 500);
         for (kind, status) in [

@@ -1,6 +1,6 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text on the admin port's `/metrics`): SCIM
 //! requests, platform calls, OAuth2 token fetches, authentication failures, in-flight requests,
-//! reloads, ignored attributes and members, build info. One registry per process, passed explicitly (no
+//! reloads, ignored attributes and members, the platform rate cap, build info. One registry per process, passed explicitly (no
 //! globals), so tests stay isolated.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -91,6 +91,8 @@ pub struct Metrics {
     ignored_members: Counter,
     oauth_tokens_issued: Counter,
     oauth_token_failures: Family<ReasonLabels, Counter>,
+    rate_limited: Counter,
+    rate_wait: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -177,6 +179,19 @@ impl Metrics {
             "Token requests refused, by reason (invalid_client, invalid_request, unsupported_grant_type, rate_limited)",
             oauth_token_failures.clone(),
         );
+        let rate_limited = Counter::default();
+        registry.register(
+            "platform_rate_limited",
+            "Platform calls refused by the sidecar's rate cap (platform.rate): no token within queue_timeout, the SCIM request got 429",
+            rate_limited.clone(),
+        );
+        let rate_wait = latency_histogram();
+        registry.register_with_unit(
+            "platform_rate_wait",
+            "How long platform calls waited for a token of the rate cap (platform.rate) or for a platform Retry-After to pass",
+            Unit::Seconds,
+            rate_wait.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -197,6 +212,8 @@ impl Metrics {
             ignored_members,
             oauth_tokens_issued,
             oauth_token_failures,
+            rate_limited,
+            rate_wait,
         })
     }
 
@@ -283,6 +300,16 @@ impl Metrics {
             .inc();
     }
 
+    /// Records a platform call refused by the rate cap.
+    pub fn rate_limited(&self) {
+        self.rate_limited.inc();
+    }
+
+    /// Records how long a platform call waited for a token of the rate cap.
+    pub fn rate_wait(&self, waited: Duration) {
+        self.rate_wait.observe(waited.as_secs_f64());
+    }
+
     /// Records a request whose unmapped attributes were ignored.
     pub fn ignored_attributes(&self, resource: &'static str) {
         self.ignored_attributes
@@ -320,6 +347,8 @@ mod tests {
         m.auth_failure("invalid");
         m.reload(false);
         m.token_fetch("success");
+        m.rate_limited();
+        m.rate_wait(Duration::from_millis(400));
         let guard = m.in_flight();
         let text = m.encode();
         drop(guard);
@@ -330,6 +359,8 @@ mod tests {
             r#"scim_sidecar_auth_failures_total{reason="invalid"} 1"#,
             r#"scim_sidecar_config_reloads_total{outcome="failure"} 1"#,
             r#"scim_sidecar_platform_token_fetches_total{outcome="success"} 1"#,
+            "scim_sidecar_platform_rate_limited_total 1",
+            "scim_sidecar_platform_rate_wait_seconds_count 1",
             "scim_sidecar_in_flight_requests 1",
             "scim_sidecar_build_info{version=",
         ] {

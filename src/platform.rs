@@ -5,7 +5,8 @@
 //! - [`client`]: the live client the runtime builds from those settings (connection pool,
 //!   concurrency slots, access-token cache);
 //! - [`calls`]: building calls from the mapping's operations, classifying answers, paging;
-//! - [`budget`]: the per-request deadline every call of one SCIM request shares.
+//! - [`budget`]: the per-request deadline every call of one SCIM request shares;
+//! - [`rate`]: the token bucket capping the call rate (`[platform] rate`).
 //!
 //! What a platform answer *means* in SCIM terms is `mapping::platform_errors`.
 
@@ -13,6 +14,7 @@ pub mod budget;
 pub mod calls;
 pub mod client;
 mod oauth;
+pub mod rate;
 pub mod settings;
 mod wire;
 

@@ -88,6 +88,7 @@ impl Failure {
         let retry_after = match &self.error {
             Error::Platform(
                 PlatformError::Overloaded { retry_after_secs }
+                | PlatformError::RateLimited { retry_after_secs }
                 | PlatformError::Contended { retry_after_secs },
             ) => Some(*retry_after_secs),
             // Transient unavailability: the platform, or its token endpoint, is not reachable.

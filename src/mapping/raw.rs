@@ -42,6 +42,8 @@ pub struct Platform {
     pub request_budget: Option<String>,
     pub max_concurrency: Option<u32>,
     pub queue_timeout: Option<String>,
+    pub rate: Option<String>,
+    pub burst: Option<u32>,
     pub max_response_size: Option<crate::config::raw::StrOrNum>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

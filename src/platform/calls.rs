@@ -50,6 +50,7 @@ impl<T: Transport> Transport for Observed<'_, T> {
             Err(Error::Platform(PlatformError::Unreachable(_))) => "unreachable",
             Err(Error::Platform(PlatformError::Refused(_))) => "refused",
             Err(Error::Platform(PlatformError::Overloaded { .. })) => "overloaded",
+            Err(Error::Platform(PlatformError::RateLimited { .. })) => "rate_limited",
             Err(Error::Platform(PlatformError::Contended { .. })) => "contended",
             Err(Error::Platform(PlatformError::BadResponse(_))) => "bad_response",
             Err(Error::Platform(PlatformError::Token(..))) => "no_token",

@@ -5,6 +5,10 @@
 //! and retries the call once. A client certificate, when configured, is presented to the platform
 //! and to its token endpoint alike.
 //!
+//! With a rate cap (`platform.rate`), every attempt first takes a token of the client's bucket
+//! ([`rate`](super::rate)), waiting for it up to `queue_timeout`, and a platform `Retry-After` on
+//! a 429 or 503 holds every call until it passes; the readiness probe is not counted.
+//!
 //! Every call of a SCIM request fits in the request's budget ([`budget`]): an attempt's deadline
 //! is capped at what is left of it, no attempt starts with less than [`budget::MIN_ATTEMPT`] left,
 //! and an attempt cut short by the budget is not retried.
@@ -27,6 +31,7 @@ use tokio::time::Instant;
 
 use super::budget;
 use super::oauth;
+use super::rate::Bucket;
 use super::settings::Settings;
 use super::wire::{self, Call, HttpClient, Reply};
 use crate::error::{Error, PlatformError};
@@ -41,6 +46,17 @@ pub struct Client {
     tokens: oauth::Tokens,
     /// Where token fetches are counted.
     metrics: Arc<crate::metrics::Metrics>,
+    /// The rate cap's token bucket, with `platform.rate`.
+    bucket: Option<Bucket>,
+}
+
+/// What the rate cap needs to know of a call: whether it is counted (not the readiness probe)
+/// and the request's deadline.
+#[derive(Clone, Copy)]
+struct Gate {
+    rated: bool,
+    deadline: Option<Instant>,
+    min_attempt: Duration,
 }
 
 impl fmt::Debug for Client {
@@ -72,6 +88,7 @@ impl Client {
             .build(https);
         Client {
             slots: Arc::new(Semaphore::new(settings.max_concurrency)),
+            bucket: settings.rate.map(Bucket::new),
             settings,
             client,
             tokens: oauth::Tokens::default(),
@@ -88,6 +105,16 @@ impl Client {
             && self.settings.tls.identity == old.settings.tls.identity
         {
             self.tokens.adopt(&old.tokens);
+        }
+    }
+
+    /// After a reload: keeps the state of `old`'s rate bucket, whatever the new rate (the tokens
+    /// taken and not yet refilled stay taken, a platform `Retry-After` hold stays), so that a
+    /// reload does not refill the bucket; the new rate applies at once. Without a rate before,
+    /// the bucket starts full.
+    pub fn adopt_rate(&self, old: &Client) {
+        if let (Some(new), Some(old)) = (&self.bucket, &old.bucket) {
+            new.adopt(old);
         }
     }
 
@@ -115,27 +142,81 @@ impl Client {
             1
         };
         let min_attempt = budget::MIN_ATTEMPT.min(self.settings.timeout);
-        self.call_until(call, budget::deadline(), attempts, min_attempt)
-            .await
+        let gate = Gate {
+            rated: true,
+            deadline: budget::deadline(),
+            min_attempt,
+        };
+        self.call_until(call, gate, attempts).await
     }
 
     /// One attempt of `call`, done (answer, failure or timeout) by `deadline`: the readiness
     /// probe, which must answer within its own deadline whatever the platform does (however
     /// short that deadline is: it is the whole point of the call).
     pub async fn probe(&self, call: &Call, deadline: Instant) -> Result<Reply, Error> {
-        self.call_until(call, Some(deadline), 1, Duration::ZERO)
-            .await
+        let gate = Gate {
+            rated: false,
+            deadline: Some(deadline),
+            min_attempt: Duration::ZERO,
+        };
+        self.call_until(call, gate, 1).await
     }
 
-    /// `call` in at most `attempts` attempts, none starting with less than `min_attempt` left
-    /// before `deadline`.
-    async fn call_until(
-        &self,
-        call: &Call,
-        deadline: Option<Instant>,
-        attempts: u32,
-        min_attempt: Duration,
-    ) -> Result<Reply, Error> {
+    /// Waits for a token of the rate cap, if there is one and the call is counted, until `until`
+    /// at the latest and never so long that less than `min_attempt` of the budget is left.
+    async fn admit(&self, gate: Gate, until: Instant) -> Result<(), Error> {
+        let Some(bucket) = self.bucket.as_ref().filter(|_| gate.rated) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let mut max_wait = until.saturating_duration_since(now);
+        if let Some(d) = gate.deadline {
+            max_wait = max_wait.min(
+                d.saturating_duration_since(now)
+                    .saturating_sub(gate.min_attempt),
+            );
+        }
+        match bucket.acquire(max_wait).await {
+            Ok(waited) => {
+                self.metrics.rate_wait(waited);
+                Ok(())
+            }
+            Err(limited) => {
+                self.metrics.rate_limited();
+                Err(Error::Platform(PlatformError::RateLimited {
+                    retry_after_secs: limited.retry_after_secs,
+                }))
+            }
+        }
+    }
+
+    /// A platform 429 or 503 with `Retry-After: <seconds>` holds every call until then (with a
+    /// rate cap; capped at [`super::rate::MAX_HOLD`]).
+    fn note_retry_after(&self, outcome: &Result<Reply, Error>) {
+        let (Some(bucket), Ok(reply)) = (&self.bucket, outcome) else {
+            return;
+        };
+        if !matches!(reply.status.as_u16(), 429 | 503) {
+            return;
+        }
+        if let Some(secs) = reply
+            .headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            bucket.hold(Instant::now() + Duration::from_secs(secs));
+        }
+    }
+
+    /// `call` in at most `attempts` attempts, none starting with less than `gate.min_attempt`
+    /// left before `gate.deadline`.
+    async fn call_until(&self, call: &Call, gate: Gate, attempts: u32) -> Result<Reply, Error> {
+        let Gate {
+            deadline,
+            min_attempt,
+            ..
+        } = gate;
         let left = |d: Option<Instant>| d.map(|d| d.saturating_duration_since(Instant::now()));
         let spent = |what: &str| {
             Err(Error::Platform(PlatformError::Timeout(format!(
@@ -143,6 +224,9 @@ impl Client {
                 call.operation
             ))))
         };
+        // The first attempt's token before the slot: a call waiting for a token holds no slot.
+        self.admit(gate, Instant::now() + self.settings.queue_timeout)
+            .await?;
         // A free slot is taken at once; only a wait for one sets up a deadline.
         let _slot = match self.slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -164,6 +248,14 @@ impl Client {
         let mut last = None;
         let mut reauthorized = false;
         for attempt in 1..=attempts {
+            if attempt > 1
+                && let Err(e) = self
+                    .admit(gate, Instant::now() + self.settings.queue_timeout)
+                    .await
+            {
+                // No token for the retry in time: the last answer stands.
+                return last.unwrap_or(Err(e));
+            }
             // The attempt's deadline: the platform timeout, capped at what is left of the budget.
             let timeout = match left(deadline) {
                 None => self.settings.timeout,
@@ -173,8 +265,9 @@ impl Client {
                 Some(l) => l.min(self.settings.timeout),
             };
             let outcome = self
-                .authorized_attempt(call, &mut reauthorized, timeout)
+                .authorized_attempt(call, &mut reauthorized, timeout, gate)
                 .await;
+            self.note_retry_after(&outcome);
             let retryable = match &outcome {
                 Ok(r) => matches!(r.status.as_u16(), 502..=504),
                 Err(Error::Platform(
@@ -247,6 +340,7 @@ impl Client {
         call: &Call,
         reauthorized: &mut bool,
         timeout: Duration,
+        gate: Gate,
     ) -> Result<Reply, Error> {
         let Some(oauth) = &self.settings.oauth else {
             return self.attempt(call, None, timeout).await;
@@ -270,6 +364,12 @@ impl Client {
         );
         self.tokens.reject(&token);
         let token = self.tokens.get(&fetch).await?;
+        // The call is sent again: it takes a token of its own.
+        self.admit(
+            gate,
+            Instant::now() + self.settings.queue_timeout.min(timeout),
+        )
+        .await?;
         self.attempt(call, Some(&token.header), timeout).await
     }
 

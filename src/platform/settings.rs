@@ -37,8 +37,11 @@ pub struct Settings<Tls = ClientTls> {
     pub request_budget: Duration,
     /// Concurrent platform calls.
     pub max_concurrency: usize,
-    /// How long a call may wait for a free slot before the request gets 503 + Retry-After.
+    /// How long a call may wait for a free slot before the request gets 503 + Retry-After, and
+    /// for a token of the rate cap before it gets 429 + Retry-After.
     pub queue_timeout: Duration,
+    /// The cap on the call rate (`rate`, `burst`); none when `rate` is not set.
+    pub rate: Option<super::rate::Rate>,
     /// Largest response body read.
     pub max_response_bytes: usize,
     /// Headers sent on every call (auth included); values marked sensitive.
@@ -86,6 +89,7 @@ impl<Tls> fmt::Debug for Settings<Tls> {
             .field("retries", &self.retries)
             .field("request_budget", &self.request_budget)
             .field("max_concurrency", &self.max_concurrency)
+            .field("rate", &self.rate)
             .field("oauth", &self.oauth)
             .field("client_cert", &self.client_cert)
             .field(
@@ -152,6 +156,7 @@ impl Settings<()> {
             request_budget: self.request_budget,
             max_concurrency: self.max_concurrency,
             queue_timeout: self.queue_timeout,
+            rate: self.rate,
             max_response_bytes: self.max_response_bytes,
             headers: self.headers,
             oauth: self.oauth,

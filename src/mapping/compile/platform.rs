@@ -188,6 +188,7 @@ impl Compiler<'_> {
                 "must be between 1 and 10000",
             );
         }
+        let rate = self.rate(p.rate.as_deref(), p.burst);
         let settings = Settings {
             origin,
             prefix,
@@ -210,6 +211,7 @@ impl Compiler<'_> {
                 Some(s) if s.trim() == "0" || s.trim() == "0s" => Duration::ZERO,
                 other => self.duration("platform.queue_timeout", other, Duration::from_secs(1)),
             },
+            rate,
             max_response_bytes,
             headers,
             oauth,
@@ -225,6 +227,42 @@ impl Compiler<'_> {
             .collect();
         let readiness = self.readiness(p.readiness);
         (self.errors.len() == before).then_some((settings, rules, readiness))
+    }
+
+    /// `platform.rate` and `platform.burst`: `"N/<duration>"`, and a burst of at least 1 (by
+    /// default the count N: a quiet replica may make N calls at once).
+    fn rate(
+        &mut self,
+        rate: Option<&str>,
+        burst: Option<u32>,
+    ) -> Option<crate::platform::rate::Rate> {
+        let Some(text) = rate else {
+            if let Some(b) = burst {
+                self.err(
+                    "platform.burst",
+                    Some(b.to_string()),
+                    "only with platform.rate, e.g. rate = \"40/60s\"",
+                );
+            }
+            return None;
+        };
+        let (count, window) = match crate::platform::rate::parse(text) {
+            Ok(parsed) => parsed,
+            Err(reason) => {
+                self.err("platform.rate", q(text), reason);
+                return None;
+            }
+        };
+        let burst = burst.unwrap_or(count);
+        if burst == 0 {
+            self.err("platform.burst", Some("0".to_owned()), "must be at least 1");
+            return None;
+        }
+        Some(crate::platform::rate::Rate {
+            count,
+            window,
+            burst,
+        })
     }
 
     pub(super) fn auth(&mut self, a: &raw::PlatformAuth) -> Option<Auth> {
