@@ -91,6 +91,15 @@ pub struct Metrics {
     ignored_members: Counter,
     oauth_tokens_issued: Counter,
     oauth_token_failures: Family<ReasonLabels, Counter>,
+    shadow_mode: Gauge,
+    shadow_writes: Family<ShadowLabels, Counter>,
+}
+
+/// `operation` of a write shadow mode recorded instead of sending.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShadowLabels {
+    /// The mapped operation, e.g. `users.create`, `groups.members.add`.
+    pub operation: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -177,6 +186,18 @@ impl Metrics {
             "Token requests refused, by reason (invalid_client, invalid_request, unsupported_grant_type, rate_limited)",
             oauth_token_failures.clone(),
         );
+        let shadow_mode = Gauge::default();
+        registry.register(
+            "shadow_mode",
+            "1 while the sidecar runs in shadow mode ([scim] mode = \"shadow\"): writes are recorded, not sent",
+            shadow_mode.clone(),
+        );
+        let shadow_writes = Family::<ShadowLabels, Counter>::default();
+        registry.register(
+            "shadow_writes",
+            "Platform writes recorded in the shadow record instead of being sent, by operation",
+            shadow_writes.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -197,6 +218,8 @@ impl Metrics {
             ignored_members,
             oauth_tokens_issued,
             oauth_token_failures,
+            shadow_mode,
+            shadow_writes,
         })
     }
 
@@ -293,6 +316,18 @@ impl Metrics {
     /// Records a skipped unknown member.
     pub fn ignored_member(&self) {
         self.ignored_members.inc();
+    }
+
+    /// Sets the shadow-mode gauge (1 in shadow mode, 0 live).
+    pub fn shadow_mode(&self, on: bool) {
+        self.shadow_mode.set(i64::from(on));
+    }
+
+    /// Records a write shadow mode recorded instead of sending.
+    pub fn shadow_write(&self, operation: &'static str) {
+        self.shadow_writes
+            .get_or_create(&ShadowLabels { operation })
+            .inc();
     }
 }
 
