@@ -77,7 +77,10 @@ impl Runtime {
             group_patch_response: config.scim.group_patch_response,
             unknown_members: config.scim.unknown_members,
             write_lock_timeout: config.scim.write_lock_timeout,
-            audit: config.audit.clone(),
+            audit: crate::audit::Policy {
+                shadow: config.scim.mode == crate::shadow::Mode::Shadow,
+                ..config.audit.clone()
+            },
             filter: normalizer.filter_options(),
             upsert_filtered_replace: normalizer.upsert_filtered_replace(),
         };

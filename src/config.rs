@@ -386,6 +386,7 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
                 .into_iter()
                 .map(|s| s.to_ascii_lowercase())
                 .collect(),
+            shadow: false,
         });
     // Validate [tls] even when [server] failed, so one run reports both.
     let plain_http = match &server {

@@ -632,3 +632,107 @@ fn shadow_report_summarises_a_known_record() {
         "{stderr}"
     );
 }
+
+/// `serve --shadow` (the real binary) overrides `mode = "live"` in the file: a warning at start,
+/// the header, and a create that never reaches the platform.
+#[tokio::test]
+async fn serve_shadow_flag_overrides_the_file_and_warns() {
+    use std::io::{BufRead, BufReader};
+    support::install_provider();
+    let platform = scim_sidecar::demo::Platform::spawn(PLATFORM_KEY)
+        .await
+        .expect("platform");
+    let setup = support::Setup::new();
+    setup.write("mapping.toml", scim_sidecar::demo::MAPPING_TOML);
+    let cfg = setup.plain_config(&format!(
+        "[scim]\nmapping = \"mapping.toml\"\nplatform_base_url = \"{}\"\nmode = \"live\"\nshadow_record = \"record.jsonl\"\n\n[log]\nformat = \"json\"\n",
+        platform.base_url()
+    ));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scim-sidecar"))
+        .args(["serve", "--shadow", "--config"])
+        .arg(&cfg)
+        .env("DEMO_PLATFORM_API_KEY", PLATFORM_KEY)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn scim-sidecar");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let proc = support::process::Proc { child, lines: rx };
+    let (mut warned, mut addr) = (false, None);
+    while !(warned && addr.is_some()) {
+        let line = proc
+            .lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the start is logged");
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        let message = v["message"].as_str().unwrap_or("");
+        if message.contains("SHADOW MODE") {
+            assert_eq!(v["level"], "WARN", "{line}");
+            warned = true;
+        }
+        if message.contains("SCIM interface listening") {
+            addr = v["addr"].as_str().map(str::to_owned);
+        }
+    }
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("http://{}/scim/v2/Users", addr.unwrap()))
+        .header("authorization", support::bearer(support::TOKEN))
+        .header("content-type", "application/scim+json")
+        .body(entra_user("b@contoso.com", "b@contoso.com", "B", "C", "b").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["x-scim-sidecar-mode"], "shadow");
+    let users = client
+        .get(format!("{}/api/v1/users", platform.base_url()))
+        .header("x-api-key", PLATFORM_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        users["meta"]["total"], 0,
+        "the create never reached the platform"
+    );
+    let record = std::fs::read_to_string(setup.path("record.jsonl")).expect("record");
+    assert_eq!(record.lines().count(), 1);
+    drop(proc);
+    platform.stop().await;
+}
+
+#[test]
+fn a_bad_mode_names_key_value_and_file() {
+    support::install_provider();
+    let setup = support::Setup::new();
+    let cfg = setup.plain_config("[scim]\nmode = \"dry\"\n");
+    let errors = scim_sidecar::config::load(
+        &cfg,
+        &scim_sidecar::config::Sources {
+            overrides: scim_sidecar::config::EnvOverrides::default(),
+            env: &|_| None,
+            platform_base_url: None,
+        },
+    )
+    .expect_err("an unknown mode is refused")
+    .to_string();
+    for needle in [
+        "scim.mode",
+        "\"dry\"",
+        "expected \"live\" or \"shadow\"",
+        "sidecar.toml",
+    ] {
+        assert!(errors.contains(needle), "{needle:?} in {errors}");
+    }
+}
