@@ -139,10 +139,15 @@ impl Runtime {
     fn announce(&self, previous: Option<&Runtime>) {
         self.metrics.shadow_mode(self.shadow.is_some());
         match (&self.shadow, previous.map(|p| p.shadow.is_some())) {
-            (Some(s), None | Some(false)) => tracing::warn!(
-                record = %s.record().display(),
-                "SHADOW MODE: no writes reach the platform; reads do, writes are recorded in the shadow record and simulated ([scim] mode = \"shadow\" or serve --shadow)"
-            ),
+            (Some(s), None | Some(false)) => {
+                tracing::warn!(
+                    record = %s.record().display(),
+                    "SHADOW MODE: no writes reach the platform; reads do, writes are recorded in the shadow record and simulated ([scim] mode = \"shadow\" or serve --shadow)"
+                );
+                if let Err(e) = s.open() {
+                    tracing::error!(error = %e, "shadow mode cannot record writes: every write will fail until the path is writable");
+                }
+            }
             (None, Some(true)) => {
                 tracing::warn!(
                     "shadow mode ended: writes reach the platform again ([scim] mode = \"live\")"

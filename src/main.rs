@@ -1,4 +1,4 @@
-//! The `scim-sidecar` command: `serve`, `check`, `explain`, `demo`, `shadow-report`. Thin on purpose: parse arguments, load config,
+//! The `scim-sidecar` command: `serve`, `check`. Thin on purpose: parse arguments, load config,
 //! start the library, map outcomes to exit codes (0 ok, 64 bad configuration, 1 runtime failure).
 
 use clap::{Parser, Subcommand};

@@ -108,6 +108,29 @@ impl Shadow {
         }
     }
 
+    /// Opens the record for appending, if it is not open yet (at start, so a path that cannot
+    /// be written is reported before the first write fails).
+    pub fn open(&self) -> Result<(), String> {
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| "shadow record lock poisoned".to_owned())?;
+        if file.is_none() {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.record)
+                .map_err(|e| {
+                    format!(
+                        "cannot write the shadow record {} ([scim] shadow_record): {e}",
+                        self.record.display()
+                    )
+                })?;
+            *file = Some(f);
+        }
+        Ok(())
+    }
+
     /// Appends one entry to the record (one JSON line, flushed before the write is answered).
     fn append(&self, entry: &Entry) -> Result<(), Error> {
         let fail = |e: std::io::Error| {
@@ -118,18 +141,11 @@ impl Shadow {
         };
         let mut line = serde_json::to_string(entry).map_err(|e| Error::Internal(e.to_string()))?;
         line.push('\n');
+        self.open().map_err(Error::Internal)?;
         let mut file = self
             .file
             .lock()
             .map_err(|_| Error::Internal("shadow record lock poisoned".to_owned()))?;
-        if file.is_none() {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.record)
-                .map_err(fail)?;
-            *file = Some(f);
-        }
         if let Some(f) = file.as_mut() {
             f.write_all(line.as_bytes()).map_err(fail)?;
             f.flush().map_err(fail)?;

@@ -736,3 +736,67 @@ fn a_bad_mode_names_key_value_and_file() {
         assert!(errors.contains(needle), "{needle:?} in {errors}");
     }
 }
+
+/// A reload into shadow mode takes effect for the next request: header, gauge, no writes sent.
+#[tokio::test]
+async fn a_reload_into_shadow_mode_stops_writes() {
+    let fast = "mode = \"live\"\n[reload]\npoll_interval = \"100ms\"\ndebounce = \"50ms\"\n";
+    let s = Stack::start(fast).await;
+    let (st, _) = s
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(entra_user(
+                "live@contoso.com",
+                "live@contoso.com",
+                "L",
+                "V",
+                "l",
+            )),
+        )
+        .await;
+    assert_eq!(st, 201);
+    s.setup.plain_config(
+        "[scim]\nmapping = \"mapping.toml\"\nmode = \"shadow\"\nshadow_record = \"r.jsonl\"\n[reload]\npoll_interval = \"100ms\"\ndebounce = \"50ms\"\n",
+    );
+    let token = support::bearer(support::TOKEN);
+    assert!(
+        support::eventually(std::time::Duration::from_secs(10), || async {
+            s.client
+                .get(s.url("/Users"))
+                .header("authorization", &token)
+                .send()
+                .await
+                .is_ok_and(|r| r.headers().contains_key("x-scim-sidecar-mode"))
+        })
+        .await,
+        "the reload switches to shadow mode"
+    );
+    let (st, _) = s
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(entra_user(
+                "shadow@contoso.com",
+                "shadow@contoso.com",
+                "S",
+                "H",
+                "s",
+            )),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (_, users) = s.platform_get("/api/v1/users").await;
+    assert_eq!(
+        users["meta"]["total"], 1,
+        "only the live create reached the platform"
+    );
+    let metrics = reqwest::get(format!("http://{}/metrics", s.sidecar.admin_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("scim_sidecar_shadow_mode 1"), "{metrics}");
+    s.stop().await;
+}

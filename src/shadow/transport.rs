@@ -255,7 +255,7 @@ impl<T: Transport> Shadowed<'_, T> {
         role: Role<'_>,
     ) -> Result<Reply, Error> {
         match (map, role) {
-            (Some(map), Role::Read(op)) => {
+            (Some(_), Role::Read(op)) => {
                 if let (Some(id), _) = ids_in(&op.path, &call.path) {
                     let key = format!("{}/{id}", resource_name(op.label));
                     match self.shadow.with_store(|s| s.objects.get(&key).cloned()) {
@@ -274,7 +274,6 @@ impl<T: Transport> Shadowed<'_, T> {
                         None => {}
                     }
                 }
-                let _ = map;
             }
             (Some(_), Role::MembersList(list)) => {
                 if let (Some(id), _) = ids_in(&list.path, &call.path) {
