@@ -37,6 +37,9 @@ pub struct Runtime {
     pub oauth_limiter: Arc<crate::oauth::Limiter>,
     /// `[[auth.jwt]]` issuers and their cached key sets (handed on at reload when unchanged).
     pub jwt: Arc<crate::jwks::Issuers>,
+    /// Shadow mode's run (`[scim] mode = "shadow"`): writes recorded, not sent; `None` live.
+    /// Handed on at reload while the mode and record stay, so simulated objects live on.
+    pub shadow: Option<Arc<crate::shadow::Shadow>>,
 }
 
 impl Runtime {
@@ -74,7 +77,10 @@ impl Runtime {
             group_patch_response: config.scim.group_patch_response,
             unknown_members: config.scim.unknown_members,
             write_lock_timeout: config.scim.write_lock_timeout,
-            audit: config.audit.clone(),
+            audit: crate::audit::Policy {
+                shadow: config.scim.mode == crate::shadow::Mode::Shadow,
+                ..config.audit.clone()
+            },
             filter: normalizer.filter_options(),
             upsert_filtered_replace: normalizer.upsert_filtered_replace(),
         };
@@ -87,8 +93,14 @@ impl Runtime {
             },
         );
         let jwt = Arc::new(crate::jwks::Issuers::new(&config.auth.jwt, None));
+        let shadow = (config.scim.mode == crate::shadow::Mode::Shadow).then(|| {
+            Arc::new(crate::shadow::Shadow::new(
+                config.scim.shadow_record.clone(),
+            ))
+        });
         Runtime {
             jwt,
+            shadow,
             config: Arc::new(config),
             discovery,
             service,
@@ -116,7 +128,35 @@ impl Runtime {
             // The rate bucket too: a reload does not refill it nor forget a platform Retry-After.
             new.adopt_rate(old);
         }
+        if let (Some(new), Some(old)) = (&self.shadow, &previous.shadow)
+            && new.record() == old.record()
+        {
+            // The simulated objects outlive a reload that stays in shadow mode.
+            self.shadow = Some(old.clone());
+        }
         self
+    }
+
+    /// Says loudly that writes do not reach the platform, and sets the shadow-mode gauge.
+    fn announce(&self, previous: Option<&Runtime>) {
+        self.metrics.shadow_mode(self.shadow.is_some());
+        match (&self.shadow, previous.map(|p| p.shadow.is_some())) {
+            (Some(s), None | Some(false)) => {
+                tracing::warn!(
+                    record = %s.record().display(),
+                    "SHADOW MODE: no writes reach the platform; reads do, writes are recorded in the shadow record and simulated ([scim] mode = \"shadow\" or serve --shadow)"
+                );
+                if let Err(e) = s.open() {
+                    tracing::error!(error = %e, "shadow mode cannot record writes: every write will fail until the path is writable");
+                }
+            }
+            (None, Some(true)) => {
+                tracing::warn!(
+                    "shadow mode ended: writes reach the platform again ([scim] mode = \"live\")"
+                );
+            }
+            _ => {}
+        }
     }
 
     /// The compiled mapping and the platform client, when a mapping is configured.
@@ -173,6 +213,7 @@ pub struct App {
 impl App {
     /// The state for a first runtime.
     pub fn new(runtime: Runtime) -> Arc<App> {
+        runtime.announce(None);
         Arc::new(App {
             runtime: ArcSwap::from_pointee(runtime),
             health: Health::default(),
@@ -188,6 +229,7 @@ impl App {
 
     /// Replaces the runtime for requests that start from now on.
     pub fn swap_runtime(&self, runtime: Runtime) {
+        runtime.announce(Some(&self.runtime()));
         self.runtime.store(Arc::new(runtime));
         if let Ok(mut r) = self.readiness.try_lock() {
             *r = None;

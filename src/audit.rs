@@ -29,6 +29,8 @@ pub struct Policy {
     /// Attribute paths (lowercase, e.g. `active`, `displayname`, `name.familyname`) whose values
     /// are logged; every other value is `"<redacted>"`.
     pub show_values: Vec<String>,
+    /// Shadow mode: the changes were simulated, not made; events carry `shadow=true`.
+    pub shadow: bool,
 }
 
 impl Default for Policy {
@@ -36,6 +38,7 @@ impl Default for Policy {
         Policy {
             enabled: true,
             show_values: vec!["active".to_owned()],
+            shadow: false,
         }
     }
 }
@@ -146,6 +149,7 @@ pub fn emit(who: Option<Who<'_>>, policy: &Policy, e: &Event<'_>, outcome: Resul
         changes = %changes,
         status = failure.map(Error::status),
         fault = failure.map(|e| e.fault().as_str()),
+        shadow = policy.shadow.then_some(true),
         "audit"
     );
 }

@@ -198,6 +198,10 @@ pub struct Scim {
     pub unknown_members: Unmapped,
     /// Longest wait for another request's write to the same resource.
     pub write_lock_timeout: Duration,
+    /// `live`, or `shadow`: platform writes are recorded in `shadow_record`, not sent.
+    pub mode: crate::shadow::Mode,
+    /// The shadow record (JSON lines) shadow mode appends its writes to.
+    pub shadow_record: PathBuf,
 }
 
 /// Log output format.
@@ -382,6 +386,7 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
                 .into_iter()
                 .map(|s| s.to_ascii_lowercase())
                 .collect(),
+            shadow: false,
         });
     // Validate [tls] even when [server] failed, so one run reports both.
     let plain_http = match &server {

@@ -83,6 +83,11 @@ where
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
     }
+    if rt.shadow.is_some() {
+        response
+            .headers_mut()
+            .insert(crate::shadow::HEADER, HeaderValue::from_static("shadow"));
+    }
     rt.metrics.request(
         trace.labels.resource,
         trace.labels.operation,
@@ -140,11 +145,20 @@ where
     let input = Input::new(Query::parse(parts.uri.query()), body);
     let (input, quirks) = rt.normalizer.apply(mapping, &endpoint, method, input)?;
     trace.quirks = quirks;
+    let origin = rt
+        .shadow
+        .as_ref()
+        .map(|_| crate::shadow::Origin::of(&trace.request_id, method, &parts.uri, &endpoint));
     let op = Operation::parse(endpoint, method, input, mapping, rt.service.limits())?;
     let observed = Observed {
         inner: client,
         metrics: &rt.metrics,
     };
+    if let (Some(shadow), Some(origin)) = (rt.shadow.as_deref(), origin) {
+        let shadowed = shadow.transport(&observed, mapping, &rt.metrics, origin);
+        let ctx = context(rt, mapping, &shadowed, &base_url, trace);
+        return Ok(respond::outcome(service::dispatch::run(&ctx, op).await?));
+    }
     let ctx = context(rt, mapping, &observed, &base_url, trace);
     let outcome = service::dispatch::run(&ctx, op).await?;
     Ok(respond::outcome(outcome))

@@ -30,6 +30,7 @@ pub mod routes;
 pub mod scim;
 pub mod server;
 pub mod service;
+pub mod shadow;
 pub mod tls;
 
 use hyper_util::server::graceful::GracefulShutdown;

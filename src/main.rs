@@ -33,6 +33,19 @@ enum Command {
         /// Path to the configuration file (see config/sidecar.toml).
         #[arg(long, env = "SCIM_SIDECAR_CONFIG", value_name = "PATH")]
         config: PathBuf,
+        /// Shadow mode whatever the file says ([scim] mode = "shadow"): reads reach the
+        /// platform, writes are recorded in [scim] shadow_record and simulated, never sent.
+        #[arg(long)]
+        shadow: bool,
+    },
+    /// Summarise a shadow record: what a live run would have changed (creates, updates by field,
+    /// disables, deletes, member changes).
+    ShadowReport {
+        /// The shadow record ([scim] shadow_record of a shadow run).
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Validate a configuration file and exit: 0 when valid, 64 with every error listed otherwise.
     Check {
@@ -101,7 +114,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
-        Command::Serve { config } => serve(&config),
+        Command::Serve { config, shadow } => serve(&config, shadow),
+        Command::ShadowReport { file, json } => shadow_report(&file, json),
         Command::Explain {
             config,
             method,
@@ -169,8 +183,14 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn serve(path: &std::path::Path) -> ExitCode {
-    let loader = config::Loader::process(path);
+fn serve(path: &std::path::Path, shadow: bool) -> ExitCode {
+    let mut loader = config::Loader::process(path);
+    if shadow {
+        // The flag wins over the file and the environment, at start and at every reload.
+        let var = config::EnvOverrides::var_of("scim.mode");
+        loader.overrides.retain(|(k, _)| *k != var);
+        loader.overrides.push((var, "shadow".to_owned()));
+    }
     let cfg = match loader.load() {
         Ok(c) => c,
         Err(errors) => {
@@ -207,6 +227,33 @@ fn serve(path: &std::path::Path) -> ExitCode {
         tracing::info!("stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// `shadow-report FILE`: 0 with the summary printed, 1 when the file cannot be read or a line is
+/// not a record entry (the error names the line).
+fn shadow_report(file: &std::path::Path, json: bool) -> ExitCode {
+    use scim_sidecar::shadow::report;
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let entries = match report::parse(&text) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let summary = report::summarise(&entries);
+    if json {
+        println!("{:#}", summary.json());
+    } else {
+        print!("{}", summary.text());
+    }
+    ExitCode::SUCCESS
 }
 
 /// Waits for SIGTERM (Kubernetes) or SIGINT (Ctrl-C).

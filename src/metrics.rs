@@ -93,6 +93,15 @@ pub struct Metrics {
     oauth_token_failures: Family<ReasonLabels, Counter>,
     rate_limited: Counter,
     rate_wait: Histogram,
+    shadow_mode: Gauge,
+    shadow_writes: Family<ShadowLabels, Counter>,
+}
+
+/// `operation` of a write shadow mode recorded instead of sending.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShadowLabels {
+    /// The mapped operation, e.g. `users.create`, `groups.members.add`.
+    pub operation: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -192,6 +201,18 @@ impl Metrics {
             Unit::Seconds,
             rate_wait.clone(),
         );
+        let shadow_mode = Gauge::default();
+        registry.register(
+            "shadow_mode",
+            "1 while the sidecar runs in shadow mode ([scim] mode = \"shadow\"): writes are recorded, not sent",
+            shadow_mode.clone(),
+        );
+        let shadow_writes = Family::<ShadowLabels, Counter>::default();
+        registry.register(
+            "shadow_writes",
+            "Platform writes recorded in the shadow record instead of being sent, by operation",
+            shadow_writes.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -214,6 +235,8 @@ impl Metrics {
             oauth_token_failures,
             rate_limited,
             rate_wait,
+            shadow_mode,
+            shadow_writes,
         })
     }
 
@@ -320,6 +343,18 @@ impl Metrics {
     /// Records a skipped unknown member.
     pub fn ignored_member(&self) {
         self.ignored_members.inc();
+    }
+
+    /// Sets the shadow-mode gauge (1 in shadow mode, 0 live).
+    pub fn shadow_mode(&self, on: bool) {
+        self.shadow_mode.set(i64::from(on));
+    }
+
+    /// Records a write shadow mode recorded instead of sending.
+    pub fn shadow_write(&self, operation: &'static str) {
+        self.shadow_writes
+            .get_or_create(&ShadowLabels { operation })
+            .inc();
     }
 }
 

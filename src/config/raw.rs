@@ -146,6 +146,8 @@ pub struct Scim {
     pub write_lock_timeout: Option<String>,
     pub default_page_size: Option<u64>,
     pub max_page_size: Option<u64>,
+    pub mode: Option<String>,
+    pub shadow_record: Option<RelativePathBuf>,
 }
 
 /// `[log]`: logging.

@@ -693,6 +693,18 @@ impl Validator<'_> {
                 "expected between 1ms and 60s",
             );
         }
+        let mode = crate::shadow::Mode::parse(r.mode.as_deref()).unwrap_or_else(|reason| {
+            self.err(
+                "scim.mode",
+                r.mode.as_ref().map(|m| format!("{m:?}")),
+                reason,
+            );
+            crate::shadow::Mode::Live
+        });
+        let shadow_record = r
+            .shadow_record
+            .as_ref()
+            .map_or_else(crate::shadow::default_record, |p| p.relative());
         // The loader's override (the demo's platform) wins over the file's.
         let base_url = match (self.base_url, r.platform_base_url.as_deref()) {
             (Some(b), _) => Some(b),
@@ -729,6 +741,8 @@ impl Validator<'_> {
             group_patch_response,
             unknown_members,
             write_lock_timeout,
+            mode,
+            shadow_record,
         })
     }
 
