@@ -7,6 +7,7 @@ pub mod journal;
 pub mod locks;
 pub mod members;
 pub mod read;
+pub mod steps;
 pub mod write;
 
 use serde_json::{Value, json};

@@ -9,6 +9,35 @@ use crate::mapping::model::ErrorRule;
 use crate::platform::Reply;
 use crate::scim::error::{ScimError, ScimType};
 
+/// A success reply (2xx) that carries an error: the first `[[platform.errors]]` rule for its
+/// status whose body condition holds (`status = 200, when = "$.ok", equals = false`), as the
+/// error it maps to; `None` for a plain success. Only rules with a 2xx status and a `when` are
+/// consulted (the compiler requires `when` on those).
+pub fn success_error(rules: &[ErrorRule], reply: &Reply, operation: &str) -> Option<Error> {
+    let status = reply.status.as_u16();
+    if !rules.iter().any(|r| r.status == status && r.when.is_some()) {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(&reply.body).ok()?;
+    let rule = rules.iter().find(|r| {
+        r.status == status
+            && r.when
+                .as_ref()
+                .is_some_and(|(path, want)| path.first(&body).is_some_and(|v| v == want))
+    })?;
+    let detail = rule.detail.clone().unwrap_or_else(|| {
+        format!("the platform answered {status} but its answer reports a failure")
+    });
+    Some(if rule.scim_status >= 500 {
+        Error::Platform(PlatformError::BadResponse(format!(
+            "{operation}: platform answered {status} with a body reporting a failure, mapped to {}",
+            rule.scim_status
+        )))
+    } else {
+        Error::Client(ScimError::new(rule.scim_status, rule.scim_type, detail))
+    })
+}
+
 /// Maps a non-success platform reply to an error. `what` names the thing acted on
 /// (`User 17`, `Group 3`) for 404 details; `operation` the call (`users.create`) for logs.
 pub fn classify(rules: &[ErrorRule], reply: &Reply, what: &str, operation: &str) -> Error {
