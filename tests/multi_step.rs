@@ -290,3 +290,30 @@ scim_status = 502
     assert_eq!(calls.get("DELETE", "/api/v1/users/{id}"), 1);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn explain_shows_every_step_of_a_multi_step_create() {
+    let setup = support::Setup::new();
+    setup.write("mapping.toml", &mapping(ENABLE, ROLE_UNDO, ""));
+    let cfg = setup.plain_config("[scim]\nmapping = \"mapping.toml\"\n");
+    // Nothing listens there: explain makes no call.
+    let config = support::loader(&cfg, Some("http://127.0.0.1:9"))
+        .load()
+        .expect("valid config");
+    let rt = scim_sidecar::app::Runtime::new(config, scim_sidecar::metrics::Metrics::new());
+    let body = user("ada@example.com").to_string();
+    let out = scim_sidecar::explain::explain(&rt, "POST", "/scim/v2/Users", Some(&body))
+        .await
+        .expect("explained");
+    let at = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} in:\n{out}"))
+    };
+    let (account, role, enable) = (
+        at("POST http://127.0.0.1:9/api/v1/users    [users.create.account]"),
+        at("POST http://127.0.0.1:9/api/v1/groups/1/members    [users.create.role]"),
+        at("PATCH http://127.0.0.1:9/api/v1/users/1    [users.create.enable]"),
+    );
+    at("SCIM answer: 201");
+    assert!(account < role && role < enable, "in order:\n{out}");
+}
