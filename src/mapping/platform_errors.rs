@@ -148,6 +148,24 @@ mod tests {
     }
 
     #[test]
+    fn success_answers_are_errors_only_when_a_2xx_rule_matches_their_body() {
+        let rules = vec![ErrorRule {
+            status: 200,
+            when: Some((JsonPath::compile("$.ok").expect("path"), Value::Bool(false))),
+            scim_status: 502,
+            scim_type: None,
+            detail: None,
+        }];
+        let e = success_error(&rules, &reply(200, r#"{"ok":false}"#), "users.create")
+            .expect("an error");
+        assert_eq!(e.status(), 502);
+        assert!(success_error(&rules, &reply(200, r#"{"ok":true}"#), "x").is_none());
+        assert!(success_error(&rules, &reply(201, r#"{"ok":false}"#), "x").is_none());
+        assert!(success_error(&rules, &reply(200, "not json"), "x").is_none());
+        assert!(success_error(&[], &reply(200, r#"{"ok":false}"#), "x").is_none());
+    }
+
+    #[test]
     fn builtins_say_whose_fault_it_was_and_never_echo_the_body() {
         let secret = r#"{"error":"boom","trace":"at db.rs:12 password=x"}"#;
         for (status, want) in [

@@ -589,6 +589,52 @@ mod tests {
     }
 
     #[test]
+    fn step_outputs_are_checked_against_earlier_steps_and_encoded_like_ids() {
+        let names = ["account".to_owned(), "role".to_owned()];
+        let scope = |visible| {
+            Some(StepScope {
+                names: &names,
+                visible,
+            })
+        };
+        let t = PathTemplate::parse_in("/u/{steps.account.body.data.id}/x", &[], scope(1))
+            .expect("valid");
+        let values = |r: &StepRef| match &r.out {
+            StepOut::Body(f) => f.get(&json!({"data": {"id": "../a b"}})).cloned(),
+            StepOut::Status => Some(json!(201)),
+            StepOut::Header(h) => (h == "location").then(|| json!("/u/9")),
+        };
+        let vars = Vars::default();
+        assert_eq!(
+            t.render_with(&vars, &values).expect("renders"),
+            "/u/%2E%2E%2Fa%20b/x"
+        );
+        let b = BodyTemplate::parse_in(
+            json!({"s": "{steps.account.status}", "h": "at {steps.account.header.Location}"}),
+            &[],
+            scope(1),
+        )
+        .expect("valid");
+        assert_eq!(
+            b.render_with(&vars, &values).expect("renders"),
+            json!({"s": 201, "h": "at /u/9"})
+        );
+        for (text, why) in [
+            ("/u/{steps.role.status}", "has not run yet"),
+            ("/u/{steps.nope.status}", "no step is named"),
+            ("/u/{steps.account.id}", "write {steps.<name>.body.<field>}"),
+            ("/u/x{steps.account.status}", "whole path segment"),
+        ] {
+            let e = PathTemplate::parse_in(text, &[], scope(1)).expect_err(text);
+            assert!(e.contains(why), "{text}: {e}");
+        }
+        let e = PathTemplate::parse("/u/{steps.account.status}", &[]).expect_err("outside");
+        assert!(e.contains("only in the steps"), "{e}");
+        let missing = |_: &StepRef| None;
+        assert!(t.render_with(&vars, &missing).is_err());
+    }
+
+    #[test]
     fn joins_skip_missing_fields() {
         let j = JoinTemplate::parse("{first_name} {last_name}").expect("valid");
         assert_eq!(
