@@ -169,6 +169,25 @@ async fn a_failing_third_step_undoes_the_first_two_and_answers_502_naming_the_st
         1
     );
     assert_eq!(calls.get("DELETE", "/api/v1/users/{id}"), 1);
+    // Each step, and each undo, is labelled in the platform call metrics.
+    let metrics = reqwest::get(format!("http://{}/metrics", s.sidecar.admin_addr))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for (operation, outcome) in [
+        ("users.create.account", "2xx"),
+        ("users.create.role", "2xx"),
+        ("users.create.enable", "5xx"),
+        ("users.create.role.undo", "2xx"),
+        ("users.create.account.undo", "2xx"),
+    ] {
+        let line = format!(
+            r#"scim_sidecar_platform_call_duration_seconds_count{{operation="{operation}",outcome="{outcome}"}} 1"#
+        );
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
     s.stop().await;
 }
 
@@ -316,4 +335,29 @@ async fn explain_shows_every_step_of_a_multi_step_create() {
     );
     at("SCIM answer: 201");
     assert!(account < role && role < enable, "in order:\n{out}");
+}
+
+#[tokio::test]
+async fn a_single_call_write_answered_200_with_an_error_is_mapped_by_the_rule() {
+    let rule = r#"[[platform.errors]]
+status = 200
+when = "$.ok"
+equals = false
+scim_status = 400
+scim_type = "invalidValue"
+detail = "the platform refused the account"
+"#;
+    let demo = scim_sidecar::demo::MAPPING_TOML.replace(
+        DEMO_CREATE,
+        "[users.create]\npath = \"/api/v1/answer/200\"\nbody = { ok = false }\n",
+    );
+    let s = Stack::start_with("", Some(&format!("{demo}\n{rule}"))).await;
+    let (st, err) = s
+        .scim(Method::POST, "/Users", Some(user("ada@example.com")))
+        .await;
+    // A 4xx rule answers with its own detail and scimType.
+    assert_eq!(st, 400, "{err}");
+    assert_eq!(err["scimType"], "invalidValue");
+    assert_eq!(err["detail"], "the platform refused the account");
+    s.stop().await;
 }
