@@ -118,6 +118,8 @@ pub struct Event<'a> {
     pub member: Option<&'a str>,
     /// The attributes changed (already redacted).
     pub changes: Option<&'a Map<String, Value>>,
+    /// For the steps of a multi-step operation: the step's call (`users.create.role`).
+    pub step: Option<&'a str>,
 }
 
 /// Emits an event with its outcome.
@@ -145,6 +147,7 @@ pub fn emit(who: Option<Who<'_>>, policy: &Policy, e: &Event<'_>, outcome: Resul
         scim_id = e.scim_id.unwrap_or("-"),
         platform_id = e.platform_id.unwrap_or("-"),
         member = e.member.unwrap_or("-"),
+        step = e.step.unwrap_or("-"),
         attributes = %attributes,
         changes = %changes,
         status = failure.map(Error::status),

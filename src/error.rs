@@ -52,6 +52,10 @@ pub enum PlatformError {
     /// "oauth2"`): 502 when it refused the client credentials or answered nonsense, 503 when it is
     /// unreachable, 504 when it did not answer in time. The cause never holds a secret.
     Token(TokenFailure, String),
+    /// A step of a multi-step operation failed on the platform's side: 502, with this detail
+    /// (which step, and whether the earlier steps were undone) sent to the client. It names no
+    /// platform body, only the mapping's step names.
+    Step(String),
 }
 
 /// The `Retry-After` of a 503 for a platform that refused the connection: a restarting platform
@@ -110,7 +114,11 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::Client(e) => e.status,
-            Error::Platform(PlatformError::Unreachable(_) | PlatformError::BadResponse(_)) => 502,
+            Error::Platform(
+                PlatformError::Unreachable(_)
+                | PlatformError::BadResponse(_)
+                | PlatformError::Step(_),
+            ) => 502,
             Error::Platform(
                 PlatformError::Overloaded { .. }
                 | PlatformError::Contended { .. }
@@ -171,6 +179,7 @@ impl Error {
                 None,
                 "another change to this resource is in progress; nothing was changed, retry after the Retry-After delay",
             ),
+            Error::Platform(PlatformError::Step(detail)) => ScimError::new(status, None, detail),
             Error::Platform(PlatformError::BadResponse(_)) => ScimError::new(
                 status,
                 None,
@@ -225,6 +234,7 @@ impl fmt::Display for Error {
             Error::Platform(PlatformError::BadResponse(m)) => {
                 write!(f, "unusable platform response: {m}")
             }
+            Error::Platform(PlatformError::Step(m)) => write!(f, "{m}"),
             Error::Platform(PlatformError::Token(kind, m)) => {
                 write!(f, "no platform access token ({}): {m}", kind.label())
             }

@@ -84,6 +84,14 @@ impl<'a> DryRun<'a> {
             if map.list.as_ref().is_some_and(|l| l.label == label) {
                 return Some((map, None));
             }
+            // The steps of a multi-step create answer like the create (the object at its
+            // `response`, so `{steps.<name>.body.…}` finds the id where the platform puts it).
+            if let Some(create) = &map.create
+                && let Some(s) = &create.steps
+                && s.steps.iter().any(|s| s.call.label == label)
+            {
+                return Some((map, Some(create)));
+            }
         }
         None
     }

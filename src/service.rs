@@ -7,6 +7,7 @@ pub mod journal;
 pub mod locks;
 pub mod members;
 pub mod read;
+pub mod steps;
 pub mod write;
 
 use serde_json::{Value, json};
@@ -353,7 +354,12 @@ impl<'a, T: Transport> Ctx<'a, T> {
         call.if_match = if_match;
         let reply = self.transport.send(&call).await?;
         if platform::succeeded(op, &reply) {
-            return Ok(reply);
+            let failed = crate::mapping::platform_errors::success_error(
+                &self.mapping.errors,
+                &reply,
+                op.label,
+            );
+            return failed.map_or(Ok(reply), Err);
         }
         let status = reply.status.as_u16();
         if map

@@ -137,6 +137,31 @@ pub struct Op {
     /// `replace`: the body starts from the object just read, so fields the mapping does not
     /// cover are written back as they were (mapped fields the request leaves out are removed).
     pub preserve_unmapped: bool,
+    /// A multi-step operation (`[[users.create.steps]]`): its calls, made in place of this one;
+    /// `response` and `on_empty` then apply to the reply of the result step.
+    pub steps: Option<Arc<Steps>>,
+}
+
+/// The calls of a multi-step operation, in order.
+#[derive(Debug, Clone)]
+pub struct Steps {
+    /// The steps.
+    pub steps: Vec<Step>,
+    /// Which step's reply is the resource (`result`; the first by default).
+    pub result: usize,
+    /// Which step sends the body built from the attribute mappings: the first without `body`.
+    pub body_step: Option<usize>,
+}
+
+/// One call of a multi-step operation, and the call that takes it back.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Its name (`account`), unique in the operation; `{steps.<name>.…}` names its outputs.
+    pub name: String,
+    /// The call (labelled `users.create.<name>` in logs and metrics).
+    pub call: Op,
+    /// Run in reverse order when a later step fails (labelled `users.create.<name>.undo`).
+    pub undo: Option<Op>,
 }
 
 /// What a successful call with no object in its response means.

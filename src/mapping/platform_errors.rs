@@ -9,6 +9,35 @@ use crate::mapping::model::ErrorRule;
 use crate::platform::Reply;
 use crate::scim::error::{ScimError, ScimType};
 
+/// A success reply (2xx) that carries an error: the first `[[platform.errors]]` rule for its
+/// status whose body condition holds (`status = 200, when = "$.ok", equals = false`), as the
+/// error it maps to; `None` for a plain success. Only rules with a 2xx status and a `when` are
+/// consulted (the compiler requires `when` on those).
+pub fn success_error(rules: &[ErrorRule], reply: &Reply, operation: &str) -> Option<Error> {
+    let status = reply.status.as_u16();
+    if !rules.iter().any(|r| r.status == status && r.when.is_some()) {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(&reply.body).ok()?;
+    let rule = rules.iter().find(|r| {
+        r.status == status
+            && r.when
+                .as_ref()
+                .is_some_and(|(path, want)| path.first(&body).is_some_and(|v| v == want))
+    })?;
+    let detail = rule.detail.clone().unwrap_or_else(|| {
+        format!("the platform answered {status} but its answer reports a failure")
+    });
+    Some(if rule.scim_status >= 500 {
+        Error::Platform(PlatformError::BadResponse(format!(
+            "{operation}: platform answered {status} with a body reporting a failure, mapped to {}",
+            rule.scim_status
+        )))
+    } else {
+        Error::Client(ScimError::new(rule.scim_status, rule.scim_type, detail))
+    })
+}
+
 /// Maps a non-success platform reply to an error. `what` names the thing acted on
 /// (`User 17`, `Group 3`) for 404 details; `operation` the call (`users.create`) for logs.
 pub fn classify(rules: &[ErrorRule], reply: &Reply, what: &str, operation: &str) -> Error {
@@ -116,6 +145,24 @@ mod tests {
         );
         assert_eq!(e.status(), 409);
         assert!(e.to_scim().detail.contains("conflicts"), "built-in 409");
+    }
+
+    #[test]
+    fn success_answers_are_errors_only_when_a_2xx_rule_matches_their_body() {
+        let rules = vec![ErrorRule {
+            status: 200,
+            when: Some((JsonPath::compile("$.ok").expect("path"), Value::Bool(false))),
+            scim_status: 502,
+            scim_type: None,
+            detail: None,
+        }];
+        let e = success_error(&rules, &reply(200, r#"{"ok":false}"#), "users.create")
+            .expect("an error");
+        assert_eq!(e.status(), 502);
+        assert!(success_error(&rules, &reply(200, r#"{"ok":true}"#), "x").is_none());
+        assert!(success_error(&rules, &reply(201, r#"{"ok":false}"#), "x").is_none());
+        assert!(success_error(&rules, &reply(200, "not json"), "x").is_none());
+        assert!(success_error(&[], &reply(200, r#"{"ok":false}"#), "x").is_none());
     }
 
     #[test]

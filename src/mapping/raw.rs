@@ -150,6 +150,39 @@ pub struct Operation {
     /// `replace` only: start the body from the object just read (fields the mapping does not
     /// cover are kept).
     pub preserve_unmapped: Option<bool>,
+    /// `create` only: `[[users.create.steps]]`, the calls of a multi-step operation.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// With `steps`: the step whose reply is the created object (default: the first).
+    pub result: Option<String>,
+}
+
+/// `[[users.create.steps]]`: one call of a multi-step operation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    pub body: Option<Value>,
+    #[serde(default)]
+    pub ok: Vec<u16>,
+    pub undo: Option<Undo>,
+}
+
+/// A step's `undo`: the call that takes the step back when a later step fails.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Undo {
+    pub method: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    pub body: Option<Value>,
+    #[serde(default)]
+    pub ok: Vec<u16>,
 }
 
 /// `[users.list]`: the collection endpoint and its paging.

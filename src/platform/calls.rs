@@ -11,7 +11,7 @@ use std::future::Future;
 use crate::error::{Error, PlatformError};
 use crate::mapping::jsonpath::JsonPath;
 use crate::mapping::model::{CountSpec, ListSpec, Mapping, Op, Paging, Total};
-use crate::mapping::platform_errors::classify;
+use crate::mapping::platform_errors::{classify, success_error};
 use crate::mapping::template::{PlatformId, Vars};
 use crate::platform::{Call, Client, Reply};
 use crate::scim::error::ScimError;
@@ -52,7 +52,9 @@ impl<T: Transport> Transport for Observed<'_, T> {
             Err(Error::Platform(PlatformError::Overloaded { .. })) => "overloaded",
             Err(Error::Platform(PlatformError::RateLimited { .. })) => "rate_limited",
             Err(Error::Platform(PlatformError::Contended { .. })) => "contended",
-            Err(Error::Platform(PlatformError::BadResponse(_))) => "bad_response",
+            Err(Error::Platform(PlatformError::BadResponse(_) | PlatformError::Step(_))) => {
+                "bad_response"
+            }
             Err(Error::Platform(PlatformError::Token(..))) => "no_token",
             Err(Error::Client(_) | Error::Internal(_)) => "error",
         };
@@ -113,7 +115,10 @@ pub async fn execute<T: Transport>(
     let call = build(op, vars, body)?;
     let reply = t.send(&call).await?;
     if succeeded(op, &reply) {
-        Ok(reply)
+        match success_error(&mapping.errors, &reply, op.label) {
+            Some(e) => Err(e),
+            None => Ok(reply),
+        }
     } else {
         Err(classify(&mapping.errors, &reply, what, op.label))
     }

@@ -34,6 +34,12 @@ pub enum Action {
     GroupMemberRemoved,
     /// `group.deleted`
     GroupDeleted,
+    /// `step.done`: a step of a multi-step operation succeeded.
+    StepDone,
+    /// `step.undone`: a step was taken back (its `undo` ran) after a later step failed.
+    StepUndone,
+    /// `step.undo_failed`: a step's `undo` failed; the platform may hold a partial resource.
+    StepUndoFailed,
 }
 
 impl Action {
@@ -51,6 +57,9 @@ impl Action {
             Action::GroupMemberAdded => "group.member_added",
             Action::GroupMemberRemoved => "group.member_removed",
             Action::GroupDeleted => "group.deleted",
+            Action::StepDone => "step.done",
+            Action::StepUndone => "step.undone",
+            Action::StepUndoFailed => "step.undo_failed",
         }
     }
 }
@@ -75,6 +84,9 @@ pub struct Journal {
     id: Option<String>,
     /// What was done.
     events: Vec<Entry>,
+    /// The steps of a multi-step operation that ran or were undone: event, step call, the
+    /// failure of an undo.
+    steps: Vec<(Action, &'static str, Option<Error>)>,
 }
 
 /// One audit event to emit: its action, the member it names, the attributes it changed.
@@ -103,7 +115,14 @@ impl Journal {
             attempt,
             id: id.map(str::to_owned),
             events: Vec::new(),
+            steps: Vec::new(),
         }
+    }
+
+    /// A step of a multi-step operation ran ([`Action::StepDone`]) or was undone
+    /// ([`Action::StepUndone`], [`Action::StepUndoFailed`] with its error); `label` names it.
+    pub fn step(&mut self, event: Action, label: &'static str, failure: Option<Error>) {
+        self.steps.push((event, label, failure));
     }
 
     /// The resource was created.
@@ -171,6 +190,17 @@ impl Journal {
     pub fn flush<T: Transport>(self, ctx: &Ctx<'_, T>, err: Option<&Error>) {
         let policy = &ctx.settings.audit;
         let id = self.id.as_deref();
+        for (event, step, failure) in &self.steps {
+            let e = crate::audit::Event {
+                event: event.as_str(),
+                scim_id: id,
+                platform_id: id,
+                member: None,
+                changes: None,
+                step: Some(step),
+            };
+            crate::audit::emit(ctx.audit, policy, &e, failure.as_ref().map_or(Ok(()), Err));
+        }
         for (event, member, changes) in &self.events {
             let e = crate::audit::Event {
                 event: event.as_str(),
@@ -178,6 +208,7 @@ impl Journal {
                 platform_id: id,
                 member: member.as_deref(),
                 changes: changes.as_ref(),
+                step: None,
             };
             crate::audit::emit(ctx.audit, policy, &e, Ok(()));
         }
@@ -188,6 +219,7 @@ impl Journal {
                 platform_id: id,
                 member: None,
                 changes: None,
+                step: None,
             };
             crate::audit::emit(ctx.audit, policy, &e, Err(err));
         }

@@ -260,7 +260,12 @@ async fn one<T: Transport>(
             let call = platform::build(op, &vars, None)?;
             let reply = ctx.transport.send(&call).await?;
             if platform::succeeded(op, &reply) {
-                return Ok(true);
+                let failed = crate::mapping::platform_errors::success_error(
+                    &ctx.mapping.errors,
+                    &reply,
+                    op.label,
+                );
+                return failed.map_or(Ok(true), Err);
             }
             let status = reply.status.as_u16();
             let body: Option<Value> = serde_json::from_slice(&reply.body).ok();

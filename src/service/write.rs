@@ -19,7 +19,7 @@ use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::patch::{self, PatchOp, PatchOpKind, PatchOptions};
 use crate::scim::validate::{self, Mode, UnknownAttributes};
 use crate::service::journal::{Attempt, Journal, active_of};
-use crate::service::{Ctx, Current, Outcome, members, not_found, read, unsupported};
+use crate::service::{Ctx, Current, Outcome, members, not_found, read, steps, unsupported};
 
 /// A member of a JSON object by case-insensitive name (`scim::value::get_ci`), `None` for a
 /// value that is not an object.
@@ -238,16 +238,35 @@ async fn create_inner<T: Transport>(
     };
     let mut pbody = convert::to_platform(map, &v.resource, Purpose::Create)?;
     embed_members(map, &mut pbody, &member_ids);
-    let reply = platform::execute(
-        ctx.transport,
-        ctx.mapping,
-        op,
-        &Vars::default(),
-        Some(pbody),
-        map.kind.name(),
-    )
-    .await?;
-    let conv = written(ctx, map, op, &reply, None).await?;
+    let (ran, reply) = match &op.steps {
+        Some(s) => {
+            let ran = steps::run(ctx, map, s, pbody, journal).await?;
+            let reply = ran.result().cloned();
+            (Some(ran), reply)
+        }
+        None => {
+            let reply = platform::execute(
+                ctx.transport,
+                ctx.mapping,
+                op,
+                &Vars::default(),
+                Some(pbody),
+                map.kind.name(),
+            )
+            .await?;
+            (None, Some(reply))
+        }
+    };
+    let reply = reply.ok_or_else(|| Error::Internal(format!("{}: no result step", op.label)))?;
+    let conv = match written(ctx, map, op, &reply, None).await {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(ran) = &ran {
+                ran.undo(ctx, map, journal).await;
+            }
+            return Err(e);
+        }
+    };
 
     // Steps after the create: undone (the resource deleted) if one fails.
     let post = async {
@@ -274,7 +293,9 @@ async fn create_inner<T: Transport>(
             conv
         }
         Err(e) => {
-            if let Some(del) = &map.delete {
+            if let Some(ran) = &ran {
+                ran.undo(ctx, map, journal).await;
+            } else if let Some(del) = &map.delete {
                 let vars = Vars {
                     id: Some(&conv.id),
                     member: None,

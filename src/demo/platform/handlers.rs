@@ -222,6 +222,15 @@ impl Shared {
                 }
                 _ => not_allowed(&ALLOW_MEMBER),
             },
+            Route::Answer(status) => {
+                let status = found(status)?;
+                let status = u16::try_from(status)
+                    .ok()
+                    .filter(|s| (200..=599).contains(s))
+                    .and_then(|s| StatusCode::from_u16(s).ok())
+                    .ok_or(ApiError::NotFound)?;
+                Ok(respond(status, read_body(request).await?))
+            }
             Route::Token | Route::Unmatched => Err(ApiError::NotFound),
         }
     }

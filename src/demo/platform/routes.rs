@@ -18,6 +18,9 @@ pub(super) enum Route {
     Member(Option<u64>, Option<u64>),
     /// `/oauth/token`, the OAuth2 token endpoint (when enabled).
     Token,
+    /// `/api/v1/answer/{status}`: answers any method with that status and the request's body
+    /// (for tests of failing calls and of success answers that carry an error).
+    Answer(Option<u64>),
     Unmatched,
 }
 
@@ -37,6 +40,7 @@ impl Route {
             segments.next(),
             segments.next(),
         ) {
+            (Some("answer"), Some(status), None, ..) => Route::Answer(parse_id(status)),
             (Some("users"), None, ..) => Route::Users,
             (Some("users"), Some(id), None, ..) => Route::User(parse_id(id)),
             (Some("groups"), None, ..) => Route::Groups,
@@ -59,6 +63,7 @@ impl Route {
             Route::Member(..) => 5,
             Route::Token => 6,
             Route::Unmatched => 7,
+            Route::Answer(_) => 8,
         }
     }
 }

@@ -38,6 +38,7 @@ mod members;
 mod operations;
 mod platform;
 mod schemas;
+mod steps;
 
 use schemas::published_schema;
 

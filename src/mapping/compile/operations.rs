@@ -11,6 +11,9 @@ impl Compiler<'_> {
         raw: Option<raw::Operation>,
     ) -> Option<Op> {
         let raw = raw?;
+        if !raw.steps.is_empty() {
+            return self.steps_op(kind, spec, raw);
+        }
         let OpSpec {
             name,
             vars,
@@ -98,6 +101,13 @@ impl Compiler<'_> {
             }
         }
         let is_replace = name == "replace";
+        if raw.result.is_some() {
+            self.err(
+                format!("{key}.result"),
+                raw.result.as_deref().and_then(q),
+                "`result` names one of the operation's `steps`, and there are none",
+            );
+        }
         if raw.preserve_unmapped.is_some() && !is_replace {
             self.err(
                 format!("{key}.preserve_unmapped"),
@@ -119,6 +129,7 @@ impl Compiler<'_> {
             set,
             ok: raw.ok,
             preserve_unmapped: is_replace && raw.preserve_unmapped.unwrap_or(true),
+            steps: None,
         })
     }
 }

@@ -525,6 +525,13 @@ impl Compiler<'_> {
                 None
             }
         };
+        if (200..=299).contains(&r.status) && r.when.is_none() {
+            self.err(
+                format!("{key}.status"),
+                Some(r.status.to_string()),
+                "a rule for a success status needs a body condition (`when` and `equals`, e.g. when = \"$.ok\", equals = false); without one every success would be an error",
+            );
+        }
         (self.errors.len() == before).then(|| ErrorRule {
             status: r.status,
             when,
