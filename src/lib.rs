@@ -20,6 +20,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod normalize;
 pub mod oauth;
+pub mod openapi;
 pub mod operation;
 pub mod platform;
 pub mod reload;
