@@ -34,7 +34,7 @@ pub fn scaffold(text: &str, source: &str) -> Result<Scaffold, String> {
     for (name, c) in [("users", &users), ("groups", &groups)] {
         match c {
             Some(c) => notes.push(format!(
-                "{name}: {} (id {}, {} fields{}{})",
+                "{name}: {} (id {}, attributes mapped: {}{}{})",
                 c.spec_path,
                 c.id,
                 c.fields.len(),
