@@ -73,3 +73,6 @@ pub fn scaffold(text: &str, source: &str) -> Result<Scaffold, String> {
     ));
     Ok(Scaffold { toml, notes })
 }
+
+#[cfg(test)]
+mod tests;
