@@ -195,6 +195,13 @@ impl Out {
             ("update", &c.update),
             ("delete", &c.delete),
         ] {
+            if op == "create" && call.is_some() && !c.unmapped_required.is_empty() {
+                let _ = writeln!(
+                    self.text,
+                    "# The create body also requires {}, which no SCIM attribute maps to: give it a value with\n# `set = {{ ... }}` below, or map an attribute to it.",
+                    c.unmapped_required.join(", ")
+                );
+            }
             match call {
                 Some(call) => self.call(&format!("{name}.{op}"), call),
                 None => {

@@ -57,6 +57,8 @@ pub(super) struct Collection {
     pub(super) update: Option<Call>,
     pub(super) delete: Option<Call>,
     pub(super) fields: Vec<Field>,
+    /// Fields the create body requires that no SCIM attribute is mapped to (a password, a role).
+    pub(super) unmapped_required: Vec<String>,
     pub(super) members: Option<Members>,
 }
 
@@ -254,6 +256,15 @@ fn build(spec: &Spec, kind: Kind, path: String, why: String, others: Vec<String>
         c
     });
     let fields = fields(spec, kind, create_body, item, &read_props);
+    let unmapped_required: Vec<String> = create_body
+        .and_then(|s| s.get("required"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|r| !fields.iter().any(|f| f.field == *r))
+        .map(str::to_owned)
+        .collect();
     let members = if kind == Kind::Groups {
         read_path
             .as_deref()
@@ -279,6 +290,7 @@ fn build(spec: &Spec, kind: Kind, path: String, why: String, others: Vec<String>
         update: call("patch", "update (PATCH, changed fields only)"),
         delete: call("delete", "delete"),
         fields,
+        unmapped_required,
         members,
     }
 }

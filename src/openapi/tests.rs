@@ -38,6 +38,7 @@ paths:
 definitions:
   User:
     type: object
+    required: [username, credentials]
     properties:
       id: { type: string }
       username: { type: string }
@@ -45,6 +46,7 @@ definitions:
       firstName: { type: string }
       lastName: { type: string }
       enabled: { type: boolean }
+      credentials: { type: array, items: { type: object } }
 "##;
 
 #[test]
@@ -82,6 +84,15 @@ fn keycloak_like_yaml_gets_offset_paging_and_its_fields() {
     );
     assert!(t.contains("{realm} → CHANGE_ME_realm"), "{t}");
     assert!(!t.contains("[groups]\n"), "{t}");
+    // A required field no attribute covers is named, not filled in.
+    assert!(
+        t.contains("# The create body also requires credentials"),
+        "{t}"
+    );
+    assert!(
+        t.contains("scim = \"userName\"\nfield = \"username\"\nrequired = true"),
+        "{t}"
+    );
     // No create response: nothing about it is made up.
     assert!(
         t.contains(
