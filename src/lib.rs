@@ -21,6 +21,7 @@ pub mod mapping_test;
 pub mod metrics;
 pub mod normalize;
 pub mod oauth;
+pub mod openapi;
 pub mod operation;
 pub mod platform;
 pub mod reload;

@@ -1,5 +1,6 @@
-//! The `scim-sidecar` command: `serve`, `check`, `explain`, `test`, `demo`. Thin on purpose: parse arguments, load config,
-//! start the library, map outcomes to exit codes (0 ok, 64 bad configuration, 1 runtime failure).
+//! The `scim-sidecar` command: `serve`, `check`, `explain`, `test`, `init`, `demo`, `shadow-report`.
+//! Thin on purpose: parse arguments, load config, start the library, map outcomes to exit codes
+//! (0 ok, 64 bad configuration, 1 runtime failure).
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -75,6 +76,13 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Print a first mapping guessed from the platform's OpenAPI description (to standard
+    /// output; what was found goes to standard error). Every guess is marked `# CHECK:`.
+    Init {
+        /// The platform's OpenAPI 3.x or Swagger 2.0 document, JSON or YAML.
+        #[arg(long, value_name = "SPEC")]
+        openapi: PathBuf,
+    },
     /// Run the sidecar end to end against the embedded demo platform, in one process.
     Demo {
         /// Address of the SCIM listener.
@@ -123,6 +131,7 @@ fn main() -> ExitCode {
             body,
         } => explain(&config, &method, &target, body.as_deref()),
         Command::Test { config, files } => mapping_test(&config, &files),
+        Command::Init { openapi } => init(&openapi),
         Command::Demo {
             listen,
             platform_listen,
@@ -180,6 +189,33 @@ fn check(path: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+fn init(path: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("--openapi {}: {e}", path.display());
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    let source = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    match scim_sidecar::openapi::scaffold(&text, &source) {
+        Ok(scaffold) => {
+            print!("{}", scaffold.toml);
+            for note in scaffold.notes {
+                eprintln!("{note}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("--openapi {}: {e}", path.display());
+            ExitCode::from(EX_CONFIG)
+        }
     }
 }
 

@@ -27,6 +27,9 @@ use super::store::{Store, Table};
 
 static API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
+/// `GET /openapi.json`: the OpenAPI 3 description of the routes below, as implemented.
+const OPENAPI: &str = include_str!("openapi.json");
+
 // `Allow` values for 405 answers; statics, so a typo fails to compile rather than at run time.
 static ALLOW_COLLECTION: HeaderValue = HeaderValue::from_static("GET, POST");
 static ALLOW_USER: HeaderValue = HeaderValue::from_static("GET, PUT, PATCH, DELETE");
@@ -132,6 +135,16 @@ impl Shared {
             && let Some(oauth) = &self.oauth
         {
             return Ok(oauth.token(request).await);
+        }
+        // The API description, public like the token endpoint and outside fault injection.
+        if route == Route::Unmatched
+            && request.method() == Method::GET
+            && request.uri().path() == "/openapi.json"
+        {
+            return Ok(respond(
+                StatusCode::OK,
+                Bytes::from_static(OPENAPI.as_bytes()),
+            ));
         }
         let fault = self.draw_fault();
         if fault.is_some() {
