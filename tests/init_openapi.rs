@@ -9,12 +9,7 @@
     reason = "test code: a panic is the test failing"
 )]
 
-// The story's file, whole: its `story` function runs below, and its `support` module (the shared
-// tests/support) is this crate's too (one copy: clippy refuses a module file loaded twice).
-#[path = "entra_story.rs"]
-mod entra_story;
-
-use entra_story::support;
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -337,5 +332,5 @@ async fn entra_story_passes_with_the_edited_demo_scaffold() {
     let mapping =
         std::fs::read_to_string(Path::new(&fixture("demo-edited.toml"))).expect("fixture");
     let stack = support::Stack::start_with("", Some(&mapping)).await;
-    entra_story::story(stack).await;
+    support::story::entra(stack).await;
 }

@@ -412,4 +412,5 @@ pub mod logs;
 pub mod process;
 pub mod second;
 pub mod shapes;
+pub mod story;
 pub mod third;
