@@ -84,7 +84,12 @@ fn user(user_name: &str) -> Value {
 
 /// Starts the stack and creates platform group 1, the "role".
 async fn start(mapping: &str) -> Stack {
-    let s = Stack::start_with("", Some(mapping)).await;
+    start_in("", mapping).await
+}
+
+/// [`start`] with `scim_extra` in the sidecar's `[scim]` section.
+async fn start_in(scim_extra: &str, mapping: &str) -> Stack {
+    let s = Stack::start_with(scim_extra, Some(mapping)).await;
     let r = s
         .client
         .post(s.platform_url("/api/v1/groups"))
@@ -359,5 +364,65 @@ detail = "the platform refused the account"
     assert_eq!(st, 400, "{err}");
     assert_eq!(err["scimType"], "invalidValue");
     assert_eq!(err["detail"], "the platform refused the account");
+    s.stop().await;
+}
+
+/// Shadow mode (`[scim] mode = "shadow"`) runs a multi-step create without sending a write: the
+/// step that sends the attribute-built body is simulated as the create (its answer carries the
+/// new id, which the later steps use), the step whose path names that id updates the run's copy,
+/// the other step is recorded only; the SCIM client gets the created, enabled user and can read
+/// it back, and the platform holds nothing.
+#[tokio::test]
+async fn shadow_mode_simulates_a_multi_step_create_and_sends_no_write() {
+    let s = start_in(
+        "mode = \"shadow\"\nshadow_record = \"shadow.jsonl\"\n",
+        &mapping(ENABLE, ROLE_UNDO, ""),
+    )
+    .await;
+    let before = platform_state(&s).await;
+    let (st, created) = s
+        .scim(Method::POST, "/Users", Some(user("ada@example.com")))
+        .await;
+    assert_eq!(st, 201, "{created}");
+    assert_eq!(
+        created["active"], true,
+        "the enable step applied: {created}"
+    );
+    let id = created["id"].as_str().expect("id").to_owned();
+    let (st, read) = s.scim(Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(st, 200, "{read}");
+    assert_eq!(read["userName"], "ada@example.com");
+    assert_eq!(read["active"], true);
+
+    assert_eq!(
+        platform_state(&s).await,
+        before,
+        "the platform is unchanged"
+    );
+    let calls = s.calls();
+    assert_eq!(calls.get("POST", "/api/v1/users"), 0);
+    assert_eq!(calls.get("POST", "/api/v1/groups/{id}/members"), 0);
+    assert_eq!(calls.get("PATCH", "/api/v1/users/{id}"), 0);
+
+    let record = std::fs::read_to_string(s.setup.path("shadow.jsonl")).expect("the record");
+    let entries: Vec<Value> = record
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let ops: Vec<&str> = entries
+        .iter()
+        .map(|e| e["operation"].as_str().expect("operation"))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "users.create.account",
+            "users.create.role",
+            "users.create.enable"
+        ],
+        "{record}"
+    );
+    assert_eq!(entries[0]["kind"], "create", "{record}");
+    assert_eq!(entries[2]["id"], id.as_str(), "{record}");
     s.stop().await;
 }

@@ -37,6 +37,8 @@ enum Role<'m> {
     MemberRemove(&'m Op),
     Deactivate(&'m Op),
     Activate(&'m Op),
+    /// A later step of a multi-step create (`[[*.create.steps]]`), with the create it belongs to.
+    Step(&'m Op),
     Other,
 }
 
@@ -215,6 +217,20 @@ impl<T: Transport> Shadowed<'_, T> {
             if let Some(op) = is(&map.create, label) {
                 return (Some(map), Role::Create(op));
             }
+            // A multi-step create: the step that sends the attribute-built body is the create
+            // (its simulated answer carries the new id, so later steps can use it); later steps
+            // update the object the run created when their path names it.
+            if let Some(create) = &map.create
+                && let Some(steps) = &create.steps
+                && let Some(i) = steps.steps.iter().position(|s| s.call.label == label)
+            {
+                let role = if i == steps.body_step.unwrap_or(0) {
+                    Role::Create(create)
+                } else {
+                    Role::Step(create)
+                };
+                return (Some(map), role);
+            }
             if let Some(op) = is(&map.read, label) {
                 return (Some(map), Role::Read(op));
             }
@@ -377,6 +393,26 @@ impl<T: Transport> Shadowed<'_, T> {
                 op.response.place(&mut out, obj);
                 reply(StatusCode::CREATED, Some(out), HeaderMap::new())
             }
+            (Some(map), Role::Step(create)) => {
+                // The object this run created that the step's path names, if any.
+                let named = call.path.split('/').find_map(|segment| {
+                    let id = percent_encoding::percent_decode_str(segment)
+                        .decode_utf8_lossy()
+                        .into_owned();
+                    let key = format!("{resource}/{id}");
+                    self.shadow.with_store(|s| match s.objects.get(&key) {
+                        Some(Known::Object {
+                            value,
+                            created: true,
+                        }) => Some((key, id, value.clone())),
+                        _ => None,
+                    })
+                });
+                let Some(known) = named else {
+                    return self.record_only(entry, call);
+                };
+                self.updated(map, create, &mut entry, known, &body)
+            }
             (Some(map), Role::Write(op)) => {
                 let (Some(id), _) = ids_in(&op.path, &call.path) else {
                     return self.record_only(entry, call);
@@ -389,28 +425,7 @@ impl<T: Transport> Shadowed<'_, T> {
                         HeaderMap::new(),
                     ));
                 };
-                let mut after = before.clone();
-                merge(&mut after, &body);
-                entry.changed = record::changed_fields(&before, &after);
-                entry.kind = activity(map, &before, &after).unwrap_or(Kind::Update);
-                entry.id = Some(id);
-                entry.name = name_of(map, &after);
-                self.shadow.with_store(|s| {
-                    let created = matches!(
-                        s.objects.get(&key),
-                        Some(Known::Object { created: true, .. })
-                    );
-                    s.objects.insert(
-                        key,
-                        Known::Object {
-                            value: after.clone(),
-                            created,
-                        },
-                    );
-                });
-                let mut out = Value::Null;
-                op.response.place(&mut out, after);
-                reply(StatusCode::OK, Some(out), HeaderMap::new())
+                self.updated(map, op, &mut entry, (key, id, before), &body)
             }
             (Some(map), Role::Delete(op)) => {
                 let (id, _) = ids_in(&op.path, &call.path);
@@ -475,6 +490,40 @@ impl<T: Transport> Shadowed<'_, T> {
         self.shadow.append(&entry)?;
         self.metrics.shadow_write(call.operation);
         Ok(answer)
+    }
+
+    /// An update of a known object simulated: the body merged into it, the change recorded in
+    /// `entry`, the run's copy replaced, and the object answered in `op`'s response shape.
+    fn updated(
+        &self,
+        map: &ResourceMap,
+        op: &Op,
+        entry: &mut Entry,
+        (key, id, before): (String, String, Value),
+        body: &Value,
+    ) -> Reply {
+        let mut after = before.clone();
+        merge(&mut after, body);
+        entry.changed = record::changed_fields(&before, &after);
+        entry.kind = activity(map, &before, &after).unwrap_or(Kind::Update);
+        entry.id = Some(id);
+        entry.name = name_of(map, &after);
+        self.shadow.with_store(|s| {
+            let created = matches!(
+                s.objects.get(&key),
+                Some(Known::Object { created: true, .. })
+            );
+            s.objects.insert(
+                key,
+                Known::Object {
+                    value: after.clone(),
+                    created,
+                },
+            );
+        });
+        let mut out = Value::Null;
+        op.response.place(&mut out, after);
+        reply(StatusCode::OK, Some(out), HeaderMap::new())
     }
 
     /// A write the simulation has no model for: recorded, answered 204.
