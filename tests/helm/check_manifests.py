@@ -101,10 +101,17 @@ def check_pod(case, pod, values):
         expected["scim-sidecar-tls"] = f"{SECRETS}/tls"
     if values.get("oauth_secret"):
         expected["scim-sidecar-oauth"] = f"{SECRETS}/oauth"
+    writable = {"scim-sidecar-shadow": "/var/lib/scim-sidecar/shadow"} if values.get("shadow") else {}
     check(
-        set(mounts) == set(expected),
-        f"{case}: mounts {sorted(expected)} (got {sorted(mounts)})",
+        set(mounts) == set(expected) | set(writable),
+        f"{case}: mounts {sorted(set(expected) | set(writable))} (got {sorted(mounts)})",
     )
+    for name, path in writable.items():
+        m = mounts.get(name, {})
+        check(m.get("mountPath") == path and not m.get("readOnly"),
+              f"{case}: {name} mounted writable at {path}")
+        check("emptyDir" in {v["name"]: v for v in pod["volumes"]}.get(name, {}),
+              f"{case}: {name} is an emptyDir")
     for name, path in expected.items():
         m = mounts.get(name, {})
         check(m.get("mountPath") == path, f"{case}: {name} mounted at {path}")
@@ -269,7 +276,7 @@ k = case("standalone-full", CHART, ["standalone-full.yaml"],
 if k:
     v = {"configmap": "scim-config", "tls_secret": "scim-tls", "tls_mode": "certManager",
          "tokens_secret": "entra-tokens", "oauth_secret": "entra-oauth", "scim_port": 9443, "admin_port": 9091,
-         "delay": 10, "drain": 60, "min_tls": "1.3",
+         "delay": 10, "drain": 60, "min_tls": "1.3", "shadow": True,
          "base_url": "https://legacy-app.default.svc:8443/root"}
     c = check_pod("standalone-full", deployment_pod(k), v)
     check_config("standalone-full", k["ConfigMap"][0], c, v)
@@ -298,6 +305,9 @@ if k:
     check(toml["scim"]["profile"] == "okta" and toml["scim"]["unmapped_attributes"] == "reject",
           "standalone-full: profile and unmapped policy rendered")
     check(toml["audit"]["show_values"] == ["active", "displayName"], "standalone-full: audit policy rendered")
+    check(toml["scim"].get("mode") == "shadow"
+          and toml["scim"].get("shadow_record") == "/var/lib/scim-sidecar/shadow/record.jsonl",
+          "standalone-full: shadow mode rendered, its record on the writable emptyDir")
     check(toml["server"]["public_url"] == "https://scim.example.com/scim/v2", "standalone-full: public_url")
     oauth = toml["auth"]["oauth"]
     check(oauth["signing_key_file"] == f"{SECRETS}/oauth/signing.pem"

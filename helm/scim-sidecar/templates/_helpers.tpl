@@ -129,6 +129,10 @@ max_page_size = {{ int $v.scim.maxPageSize }}
 {{- with $v.scim.unmappedAttributes }}
 unmapped_attributes = {{ . | quote }}
 {{- end }}
+{{- if $v.shadow.enabled }}
+mode = "shadow"
+shadow_record = "/var/lib/scim-sidecar/shadow/record.jsonl"
+{{- end }}
 
 [log]
 format = {{ $v.logFormat | quote }}
@@ -205,6 +209,10 @@ show_values = [{{ range $i, $a := $v.audit.showValues }}{{ if $i }}, {{ end }}{{
       mountPath: /var/run/secrets/scim-sidecar/tls
       readOnly: true
     {{- end }}
+    {{- if $v.shadow.enabled }}
+    - name: scim-sidecar-shadow
+      mountPath: /var/lib/scim-sidecar/shadow
+    {{- end }}
 {{- end -}}
 
 {{/* The container's volumes, for a pod's volumes list. Whole-directory mounts, never subPath:
@@ -227,5 +235,10 @@ sidecar watches; a subPath mount would never change. */}}
 - name: scim-sidecar-tls
   secret:
     secretName: {{ include "scim-sidecar.tlsSecretName" . }}
+{{- end }}
+{{- if $v.shadow.enabled }}
+- name: scim-sidecar-shadow
+  emptyDir:
+    sizeLimit: {{ $v.shadow.sizeLimit }}
 {{- end }}
 {{- end -}}
