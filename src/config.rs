@@ -232,6 +232,10 @@ pub struct Sources<'a> {
     pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
     /// Replaces the mapping's `platform.base_url`.
     pub platform_base_url: Option<&'a str>,
+    /// For commands that never listen (`explain`, `test`): the `[tls]` certificate and key files
+    /// are not read (the section's keys are still checked), so a configuration written for a pod
+    /// can be used where its mounted files do not exist.
+    pub offline: bool,
 }
 
 fn process_env(name: &str) -> Option<String> {
@@ -245,6 +249,7 @@ impl Sources<'static> {
             overrides: EnvOverrides::from_process(),
             env: &process_env,
             platform_base_url: None,
+            offline: false,
         }
     }
 }
@@ -254,6 +259,7 @@ impl std::fmt::Debug for Sources<'_> {
         f.debug_struct("Sources")
             .field("overrides", &self.overrides)
             .field("platform_base_url", &self.platform_base_url)
+            .field("offline", &self.offline)
             .finish_non_exhaustive()
     }
 }
@@ -302,6 +308,7 @@ impl Loader {
                 overrides: EnvOverrides::from_vars(self.overrides.clone()),
                 env: &*self.env,
                 platform_base_url: self.platform_base_url.as_deref(),
+                offline: false,
             },
         )
     }
@@ -395,7 +402,7 @@ pub fn load(path: &Path, sources: &Sources<'_>) -> Result<Config, ConfigErrors> 
             .extract_inner_lossy::<bool>("server.plain_http")
             .unwrap_or(false),
     };
-    let tls = tls_raw.and_then(|t| v.tls(t, plain_http));
+    let tls = tls_raw.and_then(|t| v.tls(t, plain_http, sources.offline));
 
     match (server, admin, auth, scim, log, audit, reload) {
         (

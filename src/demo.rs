@@ -220,6 +220,7 @@ pub fn load_config(
             overrides: EnvOverrides::from_vars(all),
             env: &env,
             platform_base_url: Some(platform_url),
+            offline: false,
         },
     )
 }

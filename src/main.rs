@@ -454,6 +454,7 @@ fn load_offline(path: &std::path::Path) -> Result<config::Config, ExitCode> {
         overrides: config::EnvOverrides::from_process(),
         env: &explain_env,
         platform_base_url: None,
+        offline: true,
     };
     config::load(path, &sources).map_err(|errors| {
         eprintln!("{errors}");

@@ -723,6 +723,7 @@ fn a_bad_mode_names_key_value_and_file() {
             overrides: scim_sidecar::config::EnvOverrides::default(),
             env: &|_| None,
             platform_base_url: None,
+            offline: false,
         },
     )
     .expect_err("an unknown mode is refused")

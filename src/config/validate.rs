@@ -260,7 +260,7 @@ impl Validator<'_> {
         Some(server)
     }
 
-    pub(super) fn tls(&mut self, r: raw::Tls, plain_http: bool) -> Option<Tls> {
+    pub(super) fn tls(&mut self, r: raw::Tls, plain_http: bool, offline: bool) -> Option<Tls> {
         let any_set = r.cert_file.is_some() || r.key_file.is_some() || r.min_version.is_some();
         if plain_http {
             if any_set {
@@ -295,6 +295,10 @@ impl Validator<'_> {
             }
         };
         let (cert_file, key_file) = (cert_file?, key_file?);
+        if offline {
+            // `explain` and `test` never listen: the files are the pod's, not needed here.
+            return None;
+        }
         match tls::load_certified_key(&cert_file, &key_file, &tls::provider()) {
             Ok(k) => Some(Tls {
                 cert_file,

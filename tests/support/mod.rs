@@ -127,6 +127,7 @@ pub fn load(path: &Path) -> scim_sidecar::config::Config {
             overrides: scim_sidecar::config::EnvOverrides::default(),
             env: &|_| None,
             platform_base_url: None,
+            offline: false,
         },
     )
     .unwrap_or_else(|e| panic!("test config must be valid:\n{e}"))
