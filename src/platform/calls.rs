@@ -12,7 +12,7 @@ use crate::error::{Error, PlatformError};
 use crate::mapping::jsonpath::JsonPath;
 use crate::mapping::model::{CountSpec, ListSpec, Mapping, Op, Paging, Total};
 use crate::mapping::platform_errors::{classify, success_error};
-use crate::mapping::template::{PlatformId, Vars};
+use crate::mapping::template::{PlatformId, StepValues, Vars};
 use crate::platform::{Call, Client, Reply};
 use crate::scim::error::ScimError;
 
@@ -71,15 +71,27 @@ fn internal(e: String) -> Error {
 /// Builds the call an operation makes. `body` is the attribute-built body; an explicit body
 /// template in the operation replaces it; `set` fields are added to object bodies.
 pub fn build(op: &Op, vars: &Vars<'_>, body: Option<Value>) -> Result<Call, Error> {
-    let path = op.path.render(vars).map_err(internal)?;
+    build_with(op, vars, &|_| None, body, internal)
+}
+
+/// [`build`] with the outputs of a multi-step operation's earlier steps (`steps`); a template
+/// that cannot be filled is the error `unfilled` makes of the reason.
+pub fn build_with(
+    op: &Op,
+    vars: &Vars<'_>,
+    steps: StepValues<'_>,
+    body: Option<Value>,
+    unfilled: impl Fn(String) -> Error,
+) -> Result<Call, Error> {
+    let path = op.path.render_with(vars, steps).map_err(&unfilled)?;
     let query = op
         .query
         .iter()
-        .map(|(k, t)| t.render(vars).map(|v| (k.clone(), v)))
+        .map(|(k, t)| t.render_with(vars, steps).map(|v| (k.clone(), v)))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
+        .map_err(&unfilled)?;
     let mut body = match &op.body {
-        Some(t) => Some(t.render(vars).map_err(internal)?),
+        Some(t) => Some(t.render_with(vars, steps).map_err(&unfilled)?),
         None => body,
     };
     if !op.set.is_empty() {

@@ -63,31 +63,7 @@ fn build(op: &Op, replies: &[Reply], body: Option<Value>) -> Result<Call, Error>
             op.label
         )))
     };
-    let path = op.path.render_with(&vars, &values).map_err(missing)?;
-    let query = op
-        .query
-        .iter()
-        .map(|(k, t)| t.render_with(&vars, &values).map(|v| (k.clone(), v)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(missing)?;
-    let mut body = match &op.body {
-        Some(t) => Some(t.render_with(&vars, &values).map_err(missing)?),
-        None => body,
-    };
-    if !op.set.is_empty() {
-        let b = body.get_or_insert_with(|| Value::Object(serde_json::Map::new()));
-        for (field, v) in &op.set {
-            field.set(b, v.clone());
-        }
-    }
-    Ok(Call {
-        operation: op.label,
-        method: op.method.clone(),
-        path,
-        query,
-        body,
-        if_match: None,
-    })
+    platform::build_with(op, &vars, &values, body, missing)
 }
 
 /// Sends one step's call (or undo); a failure status, or a success whose body a
