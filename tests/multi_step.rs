@@ -426,3 +426,34 @@ async fn shadow_mode_simulates_a_multi_step_create_and_sends_no_write() {
     assert_eq!(entries[2]["id"], id.as_str(), "{record}");
     s.stop().await;
 }
+
+/// Under a rate cap (`[platform] rate`), the undo calls of a failed multi-step create wait for
+/// their tokens until the request's deadline, not only `queue_timeout`: here the three steps
+/// take the whole burst, `queue_timeout = "0s"` lets no ordinary call wait, and the two undos
+/// still run, so the platform is left as it was (a refused undo would leave the account behind).
+#[tokio::test]
+async fn undo_calls_wait_for_the_rate_cap_instead_of_leaving_a_partial_resource() {
+    let capped = mapping(FAILING, ROLE_UNDO, "").replacen(
+        "queue_timeout = \"1s\"\n",
+        "queue_timeout = \"0s\"\nrate = \"3/2s\"\nburst = 3\n",
+        1,
+    );
+    assert!(capped.contains("rate = \"3/2s\""), "the cap is set");
+    let s = start(&capped).await;
+    let before = platform_state(&s).await;
+    let (st, err) = s
+        .scim(Method::POST, "/Users", Some(user("ada@example.com")))
+        .await;
+    assert_eq!(st, 502, "{err}");
+    let detail = err["detail"].as_str().expect("detail");
+    assert!(
+        detail.ends_with("the 2 earlier steps were undone"),
+        "{detail}"
+    );
+    assert_eq!(
+        platform_state(&s).await,
+        before,
+        "the platform is as it was"
+    );
+    s.stop().await;
+}

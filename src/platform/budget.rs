@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 tokio::task_local! {
     static DEADLINE: Instant;
+    static UNDOING: ();
 }
 
 /// The shortest attempt worth starting: with less than this left (or less than the platform
@@ -23,6 +24,19 @@ pub async fn within<F: Future>(deadline: Instant, fut: F) -> F::Output {
 /// The current request's deadline, if there is one.
 pub fn deadline() -> Option<Instant> {
     DEADLINE.try_with(|d| *d).ok()
+}
+
+/// Runs `fut`, the undo calls of a write that failed part-way (members added, steps run, a
+/// resource created): their platform calls wait for the rate cap's token until the request's
+/// deadline rather than only `queue_timeout`, since an undo refused for the rate would leave the
+/// platform half-changed.
+pub async fn undoing<F: Future>(fut: F) -> F::Output {
+    UNDOING.scope((), fut).await
+}
+
+/// Whether the current platform call is an undo ([`undoing`]).
+pub fn is_undoing() -> bool {
+    UNDOING.try_with(|()| ()).is_ok()
 }
 
 /// When the platform calls of a request that started at `started` must be done: after
@@ -46,6 +60,13 @@ mod tests {
         let d = Instant::now() + Duration::from_secs(3);
         assert_eq!(within(d, async { deadline() }).await, Some(d));
         assert_eq!(deadline(), None);
+    }
+
+    #[tokio::test]
+    async fn undoing_is_seen_inside_the_scope_only() {
+        assert!(!is_undoing());
+        assert!(undoing(async { is_undoing() }).await);
+        assert!(!is_undoing());
     }
 
     #[test]

@@ -162,6 +162,17 @@ impl Client {
         self.call_until(call, gate, 1).await
     }
 
+    /// How long a call may wait for a token of the rate cap: `queue_timeout`; an undo
+    /// ([`budget::undoing`]) until the request's deadline, so that a part-done write is taken
+    /// back rather than left half-applied because the bucket was empty.
+    fn token_wait_until(&self, gate: &Gate) -> Instant {
+        let queue = Instant::now() + self.settings.queue_timeout;
+        match gate.deadline {
+            Some(deadline) if budget::is_undoing() => deadline.max(queue),
+            _ => queue,
+        }
+    }
+
     /// Waits for a token of the rate cap, if there is one and the call is counted, until `until`
     /// at the latest and never so long that less than `min_attempt` of the budget is left.
     async fn admit(&self, gate: Gate, until: Instant) -> Result<(), Error> {
@@ -225,8 +236,7 @@ impl Client {
             ))))
         };
         // The first attempt's token before the slot: a call waiting for a token holds no slot.
-        self.admit(gate, Instant::now() + self.settings.queue_timeout)
-            .await?;
+        self.admit(gate, self.token_wait_until(&gate)).await?;
         // A free slot is taken at once; only a wait for one sets up a deadline.
         let _slot = match self.slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -249,9 +259,7 @@ impl Client {
         let mut reauthorized = false;
         for attempt in 1..=attempts {
             if attempt > 1
-                && let Err(e) = self
-                    .admit(gate, Instant::now() + self.settings.queue_timeout)
-                    .await
+                && let Err(e) = self.admit(gate, self.token_wait_until(&gate)).await
             {
                 // No token for the retry in time: the last answer stands.
                 return last.unwrap_or(Err(e));

@@ -225,18 +225,21 @@ pub async fn undo<T: Transport>(
     group: &PlatformId,
     done: &Done,
 ) {
-    for (c, m) in done.iter().rev() {
-        let reverse = match c {
-            Change::Add => Change::Remove,
-            Change::Remove => Change::Add,
-        };
-        if let Err(u) = one(ctx, map, group, m, reverse).await {
-            tracing::error!(
-                group = %group.text, member = %m.text, error = %u,
-                "could not undo a membership change after a failed request; the group is partly changed"
-            );
+    crate::platform::budget::undoing(async {
+        for (c, m) in done.iter().rev() {
+            let reverse = match c {
+                Change::Add => Change::Remove,
+                Change::Remove => Change::Add,
+            };
+            if let Err(u) = one(ctx, map, group, m, reverse).await {
+                tracing::error!(
+                    group = %group.text, member = %m.text, error = %u,
+                    "could not undo a membership change after a failed request; the group is partly changed"
+                );
+            }
         }
-    }
+    })
+    .await;
 }
 
 /// One membership change; `Ok(true)` when it changed something, `Ok(false)` when it was already so.

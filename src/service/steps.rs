@@ -117,7 +117,7 @@ async fn compensate<T: Transport>(
             out.missing.push(step.name.clone());
             continue;
         };
-        match send(ctx, map, undo, replies, None).await {
+        match crate::platform::budget::undoing(send(ctx, map, undo, replies, None)).await {
             Ok(_) => {
                 journal.step(Action::StepUndone, step.call.label, None);
                 out.undone += 1;

@@ -300,16 +300,15 @@ async fn create_inner<T: Transport>(
                     id: Some(&conv.id),
                     member: None,
                 };
-                if let Err(u) = platform::execute(
+                let undo = platform::execute(
                     ctx.transport,
                     ctx.mapping,
                     del,
                     &vars,
                     None,
                     map.kind.name(),
-                )
-                .await
-                {
+                );
+                if let Err(u) = crate::platform::budget::undoing(undo).await {
                     tracing::error!(id = %conv.id.text, error = %u, "could not delete a half-created resource after a failed request");
                 }
             }
