@@ -116,16 +116,17 @@ impl Shadow {
             .lock()
             .map_err(|_| "shadow record lock poisoned".to_owned())?;
         if file.is_none() {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.record)
-                .map_err(|e| {
-                    format!(
-                        "cannot write the shadow record {} ([scim] shadow_record): {e}",
-                        self.record.display()
-                    )
-                })?;
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            // The record holds personal data (names, e-mail addresses): owner-only when created.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let f = options.open(&self.record).map_err(|e| {
+                format!(
+                    "cannot write the shadow record {} ([scim] shadow_record): {e}",
+                    self.record.display()
+                )
+            })?;
             *file = Some(f);
         }
         Ok(())

@@ -428,6 +428,12 @@ async fn a_shadow_run_changes_nothing_and_records_exactly_the_live_runs_writes()
         "no write reached the platform: {sent_writes:?}"
     );
     let text = std::fs::read_to_string(record_path(&shadow)).expect("record");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(record_path(&shadow))
+            .expect("record")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the record is owner-only");
     let recorded: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
