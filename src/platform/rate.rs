@@ -23,6 +23,9 @@ use tokio::time::Instant;
 /// for this long only, so a wrong header cannot stop the sidecar for hours.
 pub const MAX_HOLD: Duration = Duration::from_secs(60);
 
+/// The longest window of a rate: one day (a bucket's arithmetic stays far from overflow).
+pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
+
 /// The configured rate (`platform.rate`, `platform.burst`), validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -54,6 +57,11 @@ pub fn parse(text: &str) -> Result<(u32, Duration), String> {
         crate::config::diagnostics::Zero::Rejected,
     )
     .map_err(|(_, reason)| format!("the window: {reason}"))?;
+    if window > MAX_WINDOW {
+        return Err(
+            "the window: must be at most 1 day (\"24h\"); write a longer quota per day".to_owned(),
+        );
+    }
     Ok((count, window))
 }
 
