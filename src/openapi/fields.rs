@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::names::{CREATED, Kind, MODIFIED, USERNAME, norm, quote};
+use super::names::{CREATED, EXTERNAL_ID, Kind, MODIFIED, USERNAME, norm, quote};
 use super::spec::Spec;
 
 /// A SCIM attribute found in a platform field.
@@ -73,16 +73,7 @@ fn attribute_rules(
                     "deactivated",
                 ],
             ),
-            (
-                "externalId",
-                &[
-                    "externalid",
-                    "externalref",
-                    "externalreference",
-                    "foreignid",
-                ],
-                &[],
-            ),
+            ("externalId", EXTERNAL_ID, &[]),
             ("meta.created", CREATED, &[]),
             ("meta.lastModified", MODIFIED, &[]),
         ],
@@ -92,16 +83,7 @@ fn attribute_rules(
                 &["displayname", "name", "groupname", "teamname", "title"],
                 &[],
             ),
-            (
-                "externalId",
-                &[
-                    "externalid",
-                    "externalref",
-                    "externalreference",
-                    "foreignid",
-                ],
-                &[],
-            ),
+            ("externalId", EXTERNAL_ID, &[]),
             ("meta.created", CREATED, &[]),
             ("meta.lastModified", MODIFIED, &[]),
         ],

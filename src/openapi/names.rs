@@ -28,6 +28,14 @@ pub(super) fn norm(name: &str) -> String {
         .collect()
 }
 
+/// Field names (normalized) of an external id, the same for users and groups.
+pub(super) const EXTERNAL_ID: &[&str] = &[
+    "externalid",
+    "externalref",
+    "externalreference",
+    "foreignid",
+];
+
 /// Field names (normalized) of a creation time.
 pub(super) const CREATED: &[&str] = &[
     "createdat",
