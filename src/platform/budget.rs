@@ -16,9 +16,11 @@ tokio::task_local! {
 /// timeout, when that is shorter), no new attempt is made and the request fails at once.
 pub const MIN_ATTEMPT: Duration = Duration::from_millis(250);
 
-/// Runs `fut` (one SCIM request) with its platform calls bounded by `deadline`.
-pub async fn within<F: Future>(deadline: Instant, fut: F) -> F::Output {
-    DEADLINE.scope(deadline, fut).await
+/// Runs `fut` (one SCIM request) with its platform calls bounded by `deadline`. Not an `async fn`:
+/// that would hold `fut` twice (as its argument and inside the scope), doubling the size of the
+/// request's future, which is moved by value on every request.
+pub fn within<F: Future>(deadline: Instant, fut: F) -> impl Future<Output = F::Output> {
+    DEADLINE.scope(deadline, fut)
 }
 
 /// The current request's deadline, if there is one.
@@ -29,9 +31,9 @@ pub fn deadline() -> Option<Instant> {
 /// Runs `fut`, the undo calls of a write that failed part-way (members added, steps run, a
 /// resource created): their platform calls wait for the rate cap's token until the request's
 /// deadline rather than only `queue_timeout`, since an undo refused for the rate would leave the
-/// platform half-changed.
-pub async fn undoing<F: Future>(fut: F) -> F::Output {
-    UNDOING.scope((), fut).await
+/// platform half-changed. Not an `async fn`, for the reason [`within`] gives.
+pub fn undoing<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    UNDOING.scope((), fut)
 }
 
 /// Whether the current platform call is an undo ([`undoing`]).
