@@ -16,9 +16,16 @@ pub type Body = Full<Bytes>;
 /// `application/scim+json`, the media type of every SCIM response (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";
 
+/// The starting size of a response body's buffer: a user or group answer fits in it.
+const RESPONSE_CAPACITY: usize = 1024;
+
 /// A SCIM JSON response.
 pub fn json(status: StatusCode, value: &Value) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    // Room for a typical resource up front (serde_json's own start is 128 bytes, then doubling).
+    let mut bytes = Vec::with_capacity(RESPONSE_CAPACITY);
+    if serde_json::to_writer(&mut bytes, value).is_err() {
+        bytes = Vec::new();
+    }
     let mut r = Response::new(Full::new(Bytes::from(bytes)));
     *r.status_mut() = status;
     r.headers_mut()
