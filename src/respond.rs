@@ -42,8 +42,9 @@ pub fn no_content() -> Response<Body> {
 
 /// The response to a resource operation's outcome: its status, body, `ETag` and `Location`.
 pub fn outcome(outcome: Outcome) -> Response<Body> {
-    let etag_header = |r: &mut Response<Body>, etag: &str| {
-        if let Ok(v) = HeaderValue::from_str(etag) {
+    // The tag's own bytes become the header value (checked, not copied).
+    let etag_header = |r: &mut Response<Body>, etag: String| {
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(etag)) {
             r.headers_mut().insert(http::header::ETAG, v);
         }
     };
@@ -51,7 +52,7 @@ pub fn outcome(outcome: Outcome) -> Response<Body> {
         Outcome::Ok { body, etag } => {
             let mut r = json(StatusCode::OK, &body);
             if let Some(e) = etag {
-                etag_header(&mut r, &e);
+                etag_header(&mut r, e);
             }
             r
         }
@@ -61,7 +62,7 @@ pub fn outcome(outcome: Outcome) -> Response<Body> {
             etag,
         } => {
             let mut r = json(StatusCode::CREATED, &body);
-            etag_header(&mut r, &etag);
+            etag_header(&mut r, etag);
             if let Ok(v) = HeaderValue::from_str(&location) {
                 r.headers_mut().insert(http::header::LOCATION, v);
             }
