@@ -16,9 +16,16 @@ pub type Body = Full<Bytes>;
 /// `application/scim+json`, the media type of every SCIM response (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";
 
+/// The starting size of a response body's buffer: a user or group answer fits in it.
+const RESPONSE_CAPACITY: usize = 1024;
+
 /// A SCIM JSON response.
 pub fn json(status: StatusCode, value: &Value) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    // Room for a typical resource up front (serde_json's own start is 128 bytes, then doubling).
+    let mut bytes = Vec::with_capacity(RESPONSE_CAPACITY);
+    if serde_json::to_writer(&mut bytes, value).is_err() {
+        bytes = Vec::new();
+    }
     let mut r = Response::new(Full::new(Bytes::from(bytes)));
     *r.status_mut() = status;
     r.headers_mut()
@@ -35,8 +42,9 @@ pub fn no_content() -> Response<Body> {
 
 /// The response to a resource operation's outcome: its status, body, `ETag` and `Location`.
 pub fn outcome(outcome: Outcome) -> Response<Body> {
-    let etag_header = |r: &mut Response<Body>, etag: &str| {
-        if let Ok(v) = HeaderValue::from_str(etag) {
+    // The tag's own bytes become the header value (checked, not copied).
+    let etag_header = |r: &mut Response<Body>, etag: String| {
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(etag)) {
             r.headers_mut().insert(http::header::ETAG, v);
         }
     };
@@ -44,7 +52,7 @@ pub fn outcome(outcome: Outcome) -> Response<Body> {
         Outcome::Ok { body, etag } => {
             let mut r = json(StatusCode::OK, &body);
             if let Some(e) = etag {
-                etag_header(&mut r, &e);
+                etag_header(&mut r, e);
             }
             r
         }
@@ -54,7 +62,7 @@ pub fn outcome(outcome: Outcome) -> Response<Body> {
             etag,
         } => {
             let mut r = json(StatusCode::CREATED, &body);
-            etag_header(&mut r, &etag);
+            etag_header(&mut r, etag);
             if let Ok(v) = HeaderValue::from_str(&location) {
                 r.headers_mut().insert(http::header::LOCATION, v);
             }

@@ -160,8 +160,14 @@ impl<'a, T: Transport> Ctx<'a, T> {
     /// do not). `.` and `..` cannot be ids (`convert::parse_id` refuses them), so no location
     /// climbs a directory.
     pub fn location(&self, kind: ResourceKind, id: &str) -> String {
-        let enc: String = percent_encoding::utf8_percent_encode(id, ID_SEGMENT).collect();
-        format!("{}{}/{enc}", self.base_url, kind.endpoint())
+        let endpoint = kind.endpoint();
+        // Written into one right-sized String: this runs for every resource answered.
+        let mut url = String::with_capacity(self.base_url.len() + endpoint.len() + 1 + id.len());
+        url.push_str(self.base_url);
+        url.push_str(endpoint);
+        url.push('/');
+        url.extend(percent_encoding::utf8_percent_encode(id, ID_SEGMENT));
+        url
     }
 
     /// Completes a converted resource: members (when fetched), `meta` with location and version.
@@ -199,15 +205,22 @@ impl<'a, T: Transport> Ctx<'a, T> {
             }
         }
         let version = etag::weak_etag(&scim);
-        let mut meta = scim
-            .get("meta")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        meta.insert("resourceType".into(), json!(map.kind.name()));
-        meta.insert("location".into(), json!(self.location(map.kind, &id.text)));
-        meta.insert("version".into(), json!(version));
-        scim["meta"] = Value::Object(meta);
+        let location = self.location(map.kind, &id.text);
+        let fill = |meta: &mut serde_json::Map<String, Value>| {
+            meta.insert("resourceType".into(), Value::from(map.kind.name()));
+            meta.insert("location".into(), Value::String(location));
+            meta.insert("version".into(), Value::String(version.clone()));
+        };
+        // The mapping's own `meta` (created, lastModified) is completed where it stands, not
+        // copied; a resource without one gets a new one at the end, as before.
+        match scim.get_mut("meta") {
+            Some(Value::Object(meta)) => fill(meta),
+            _ => {
+                let mut meta = serde_json::Map::with_capacity(3);
+                fill(&mut meta);
+                scim["meta"] = Value::Object(meta);
+            }
+        }
         (scim, version)
     }
 

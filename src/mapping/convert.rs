@@ -308,7 +308,14 @@ pub fn to_scim(map: &ResourceMap, obj: &Value) -> Result<Converted, String> {
             map.id.as_str()
         )
     })?;
-    let mut scim = json!({ "schemas": [map.schema.core.id], "id": id.text });
+    // Built directly (no `json!` temporaries), with room for the attributes it will get.
+    let mut top = Map::with_capacity(map.attributes.len() + 3);
+    top.insert(
+        "schemas".to_owned(),
+        Value::Array(vec![Value::from(map.schema.core.id.as_str())]),
+    );
+    top.insert("id".to_owned(), Value::String(id.text.clone()));
+    let mut scim = Value::Object(top);
     for m in map.attributes.iter().filter(|m| !m.copy) {
         let raw = match &m.read {
             Read::Field(f) => f.get(obj).cloned(),
@@ -336,15 +343,12 @@ pub fn to_scim(map: &ResourceMap, obj: &Value) -> Result<Converted, String> {
         }
     }
     // Extension URNs in use join the core URN in `schemas`.
-    let exts: Vec<String> = map
-        .schema
-        .extensions
-        .iter()
-        .filter(|e| scim.get(&e.schema.id).is_some())
-        .map(|e| e.schema.id.clone())
-        .collect();
-    if let Some(arr) = scim["schemas"].as_array_mut() {
-        arr.extend(exts.into_iter().map(Value::String));
+    for e in &map.schema.extensions {
+        if scim.get(&e.schema.id).is_some()
+            && let Some(arr) = scim["schemas"].as_array_mut()
+        {
+            arr.push(Value::from(e.schema.id.as_str()));
+        }
     }
     Ok(Converted { id, scim })
 }

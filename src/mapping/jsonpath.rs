@@ -90,6 +90,25 @@ impl JsonPath {
         }
     }
 
+    /// The first value the path selects, moved out of `v`: a read's answer is parsed only for
+    /// this one value, so a direct path (`$`, `$.data`) hands it over without a deep copy.
+    pub fn take(&self, mut v: Value) -> Option<Value> {
+        match &self.kind {
+            Kind::Direct(steps) => {
+                let mut cur = &mut v;
+                for s in steps {
+                    cur = match (s, cur) {
+                        (Step::Key(k), Value::Object(m)) => m.get_mut(k)?,
+                        (Step::Index(i), Value::Array(a)) => a.get_mut(*i)?,
+                        _ => return None,
+                    };
+                }
+                Some(std::mem::take(cur))
+            }
+            Kind::Query(_) => self.first(&v).cloned(),
+        }
+    }
+
     /// Every value the path selects, in document order. A direct path that ends on an array
     /// selects that array's elements (so `$.data` and `$.data[*]` both list items).
     pub fn all<'a>(&self, v: &'a Value) -> Vec<&'a Value> {
@@ -186,6 +205,23 @@ mod tests {
             JsonPath::compile("$.nope.deeper").expect("ok").first(&d),
             None
         );
+    }
+
+    #[test]
+    fn take_moves_out_what_first_selects() {
+        for p in [
+            "$",
+            "$.data",
+            "$.data[1]",
+            "$['data'][0].email",
+            "$.meta.total",
+            "$.missing",
+            "$.data[9]",
+            "$.emails[?@.primary == true].address",
+        ] {
+            let path = JsonPath::compile(p).expect(p);
+            assert_eq!(path.take(doc()), path.first(&doc()).cloned(), "{p}");
+        }
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub fn object(op: &Op, reply: &Reply) -> Result<Option<Value>, Error> {
     let Some(body) = reply.json()? else {
         return Ok(None);
     };
-    Ok(op.response.first(&body).filter(|v| v.is_object()).cloned())
+    Ok(op.response.take(body).filter(Value::is_object))
 }
 
 /// One page of a collection.

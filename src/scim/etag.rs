@@ -12,6 +12,30 @@ use serde_json::Value;
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
+/// Objects with at most this many members are sorted on the stack (a SCIM resource and its
+/// sub-objects are small); larger ones in a `Vec`.
+const SMALL_OBJECT: usize = 16;
+
+/// The filler of the unused slots of a small object's member array.
+static NULL: Value = Value::Null;
+
+/// A number's JSON text written on the stack instead of into a `String` (serde_json prints any
+/// of its numbers in at most 24 bytes).
+struct NumberText {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl std::fmt::Write for NumberText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 struct Fnv1a(u64);
 
 impl Fnv1a {
@@ -31,6 +55,32 @@ impl Fnv1a {
         self.bytes(s.as_bytes());
     }
 
+    /// A number as its JSON text, hashed like a string.
+    fn number(&mut self, n: &serde_json::Number) {
+        use std::fmt::Write as _;
+        let mut text = NumberText {
+            buf: [0; 40],
+            len: 0,
+        };
+        match (write!(text, "{n}"), text.buf.get(..text.len)) {
+            (Ok(()), Some(bytes)) => {
+                self.len(bytes.len());
+                self.bytes(bytes);
+            }
+            _ => self.str(&n.to_string()),
+        }
+    }
+
+    /// An object's members, already filtered and sorted.
+    fn members(&mut self, members: &[(&str, &Value)]) {
+        self.bytes(b"{");
+        self.len(members.len());
+        for (k, v) in members {
+            self.str(k);
+            self.value(v, false);
+        }
+    }
+
     fn value(&mut self, v: &Value, top_level: bool) {
         match v {
             Value::Null => self.bytes(b"n"),
@@ -38,7 +88,7 @@ impl Fnv1a {
             Value::Bool(false) => self.bytes(b"f"),
             Value::Number(n) => {
                 self.bytes(b"d");
-                self.str(&n.to_string());
+                self.number(n);
             }
             Value::String(s) => {
                 self.bytes(b"s");
@@ -52,16 +102,27 @@ impl Fnv1a {
                 }
             }
             Value::Object(map) => {
-                let mut members: Vec<(&String, &Value)> = map
+                let kept = map
                     .iter()
                     .filter(|(k, _)| !(top_level && k.eq_ignore_ascii_case("meta")))
-                    .collect();
-                members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-                self.bytes(b"{");
-                self.len(members.len());
-                for (k, v) in members {
-                    self.str(k);
-                    self.value(v, false);
+                    .map(|(k, v)| (k.as_str(), v));
+                let by_key =
+                    |a: &(&str, &Value), b: &(&str, &Value)| a.0.as_bytes().cmp(b.0.as_bytes());
+                if map.len() <= SMALL_OBJECT {
+                    // No allocation for the common case: the members sorted in a stack array.
+                    let mut slots = [("", &NULL); SMALL_OBJECT];
+                    let mut n = 0;
+                    for (slot, member) in slots.iter_mut().zip(kept) {
+                        *slot = member;
+                        n += 1;
+                    }
+                    let members = slots.get_mut(..n).unwrap_or_default();
+                    members.sort_unstable_by(by_key);
+                    self.members(members);
+                } else {
+                    let mut members: Vec<(&str, &Value)> = kept.collect();
+                    members.sort_unstable_by(by_key);
+                    self.members(&members);
                 }
             }
         }
@@ -120,6 +181,65 @@ mod tests {
             weak_etag(&json!({"meta": {"version": "x"}}))
         );
         assert_eq!(weak_etag(&user), "W/\"c7a857ce86a207ef\"");
+    }
+
+    /// The serialisation as first written (numbers through `to_string`, members sorted in a
+    /// `Vec`), kept as the reference the allocation-free one must match byte for byte.
+    fn reference(h: &mut Fnv1a, v: &Value, top_level: bool) {
+        match v {
+            Value::Number(n) => {
+                h.bytes(b"d");
+                h.str(&n.to_string());
+            }
+            Value::Array(items) => {
+                h.bytes(b"[");
+                h.len(items.len());
+                for item in items {
+                    reference(h, item, false);
+                }
+            }
+            Value::Object(map) => {
+                let mut members: Vec<(&String, &Value)> = map
+                    .iter()
+                    .filter(|(k, _)| !(top_level && k.eq_ignore_ascii_case("meta")))
+                    .collect();
+                members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                h.bytes(b"{");
+                h.len(members.len());
+                for (k, v) in members {
+                    h.str(k);
+                    reference(h, v, false);
+                }
+            }
+            other => h.value(other, top_level),
+        }
+    }
+
+    #[test]
+    fn numbers_and_objects_of_any_size_hash_as_the_reference_serialisation() {
+        let wide = |n: usize| {
+            Value::Object(
+                (0..n)
+                    .rev()
+                    .map(|i| (format!("k{i:02}"), json!(i)))
+                    .chain([("meta".to_owned(), json!({"x": 1}))])
+                    .collect(),
+            )
+        };
+        let cases = [
+            json!({"n": [0, 1, -1, u64::MAX, i64::MIN, 1.5, -0.25, 1e300, 5e-324, 123_456_789.0]}),
+            json!([1.0, 2, {"b": 1, "a": 2.5}]),
+            wide(15),
+            wide(16),
+            wide(17),
+            wide(40),
+            json!({"a": wide(16), "b": [wide(17)], "META": 1}),
+        ];
+        for v in &cases {
+            let mut h = Fnv1a(FNV_OFFSET);
+            reference(&mut h, v, true);
+            assert_eq!(digest(v), h.0, "{v}");
+        }
     }
 
     #[test]
