@@ -28,7 +28,7 @@
 # FAIL in the report, not by the exit status.
 #
 # Environment: BENCH_DURATION (s per cell), BENCH_CONNECTIONS (16), BENCH_THREADS (2),
-# BENCH_ROUNDS (interleaved rounds of the GET overhead cells, 3), BENCH_USERS (platform users,
+# BENCH_ROUNDS (interleaved rounds of the ratio cells, 3; 1 with --quick), BENCH_USERS (platform users,
 # 10000), BENCH_BIG_USERS (100000), BENCH_SCIM2_USERS (1000), BENCH_MANY_CONNECTIONS (256),
 # BENCH_STARTS (10), BENCH_OAUTH_LIFETIME (seconds, 2; 1 with --quick: short, so every cell
 # crosses token refreshes), BENCH_BASELINE (as --baseline), BENCH_KEEP_TMP=1 keeps the
@@ -98,8 +98,8 @@ ensure_binary $BUILD
 ensure_venv
 if [[ $EMBEDDED -eq 1 ]] && ! command -v cargo >/dev/null; then
     EMBEDDED=0
-    EMBEDDED_NOTE="skipped: no cargo to run benches/embedded_members.rs"
-    log "$EMBEDDED_NOTE"
+    EMBEDDED_NOTE="no cargo to run benches/embedded_members.rs"
+    log "embedded membership skipped: $EMBEDDED_NOTE"
 elif [[ $EMBEDDED -eq 1 ]]; then
     # Built now, before any measurement (a no-op when it is up to date; several minutes with
     # the release profile's fat LTO when it is not, even with --no-build).
@@ -107,7 +107,7 @@ elif [[ $EMBEDDED -eq 1 ]]; then
     (cd "$ROOT" && cargo bench --locked --bench embedded_members --no-run) >"$OUT/bench-build.log" 2>&1 ||
         die "cargo bench --no-run failed; see $OUT/bench-build.log"
 else
-    EMBEDDED_NOTE="skipped: --no-embedded"
+    EMBEDDED_NOTE="--no-embedded given"
 fi
 make_tmp
 LOGS=$OUT/logs
