@@ -30,9 +30,9 @@
 # Environment: BENCH_DURATION (s per cell), BENCH_CONNECTIONS (16), BENCH_THREADS (2),
 # BENCH_ROUNDS (interleaved rounds of the ratio cells, 3; 1 with --quick), BENCH_USERS
 # (platform users, 10000), BENCH_BIG_USERS (100000), BENCH_SCIM2_USERS (1000),
-# BENCH_MANY_CONNECTIONS (256), BENCH_STARTS (10), BENCH_OAUTH_LIFETIME (seconds, 2; 1 with --quick: short, so every cell
-# crosses token refreshes), BENCH_BASELINE (as --baseline), BENCH_KEEP_TMP=1 keeps the
-# temporary directory.
+# BENCH_MANY_CONNECTIONS (256), BENCH_STARTS (10), BENCH_OAUTH_LIFETIME (seconds, 2; 1 with
+# --quick: short, so every cell crosses token refreshes), BENCH_BASELINE (as --baseline),
+# BENCH_KEEP_TMP=1 keeps the temporary directory.
 # Needs: wrk, nginx, openssl, python3 (installed with apt-get when missing and run as root).
 # The machine is best left otherwise idle: every process shares its CPUs with the load generator.
 
