@@ -233,7 +233,9 @@ def noise_section(run, base, w):
       f"(`--baseline`): a value is **within noise** when it lies within ±{NOISE * 100:.0f} % of the "
       "earlier run's median or inside the min–max of the earlier run's rounds, whichever band is "
       "wider; outside the band on the bad side it is a **REGRESSION**, on the good side better. "
-      "Cells measured once have only the ±15 % band.")
+      "Cells measured once have only the ±15 % band. Absolute req/s move with the machine's load; "
+      "a sidecar cell's req/s divided by the same run's direct cell cancels most of it, so those "
+      "rows are the ones to judge a regression of the sidecar by.")
     w("")
     if base is None:
         return
@@ -244,6 +246,7 @@ def noise_section(run, base, w):
             name, _, vals, med, _, higher = new[key]
             rows.append((name, ", ".join(times(v) for v in old[key][2]), times(med),
                          judge(med, old[key][2], higher)))
+    n_ratios = len(rows)
     keys = []
     for c in run.cells:
         k = (c.get("group"), c.get("scenario"), c.get("target"))
@@ -257,6 +260,22 @@ def noise_section(run, base, w):
         vals = [c["rps"] for c in earlier]
         rows.append((f"req/s {g}/{sc}/{t}", ", ".join(f"{v:,.0f}" for v in vals), f'{now["rps"]:,.0f}',
                      judge(now["rps"], vals, True)))
+    # Throughput relative to the same run's direct call cancels most of a machine's load.
+    rel_rows = []
+    for sc, title, _ in SCENARIOS:
+        for t in ("sidecar-http", "sidecar-https", "sidecar-oauth"):
+            rel = []
+            for r in (base, run):
+                c, d = r.pick(sc, t), r.pick(sc, "direct")
+                rel.append(c["rps"] / d["rps"] if c and d and d["rps"] else None)
+            if None not in rel:
+                rel_rows.append((f"{title}, {t} req/s ÷ direct req/s", times(rel[0]), times(rel[1]),
+                                 judge(rel[1], [rel[0]], True)))
+    rows[n_ratios:n_ratios] = rel_rows
+    e0, e1 = base.one("embedded"), run.one("embedded")
+    if e0 and e1 and e0.get("changes_per_s") and e1.get("changes_per_s"):
+        rows.append(("embedded membership: member changes/s", f'{e0["changes_per_s"]:,.0f}',
+                     f'{e1["changes_per_s"]:,.0f}', judge(e1["changes_per_s"], [e0["changes_per_s"]], True)))
     w(f'### Against the earlier run ({base.meta.get("date", "?")}, {base.meta.get("git", "?")})')
     w("")
     worse = [r for r in rows if "REGRESSION" in r[3]]
