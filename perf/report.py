@@ -92,6 +92,10 @@ class Run:
         return [by[r] for r in sorted(by) if len(by[r]) == len(targets)]
 
 
+INFINITE = ("∞: in that round nginx was no slower than the direct call, which only noise explains "
+            "(the machine was busy); such a round says nothing, and it pulls the median towards FAIL.")
+
+
 def overhead(d, n, s):
     """(s - d) / (n - d): the sidecar's overhead over the direct call, in nginx overheads."""
     no, so = n - d, s - d
@@ -358,6 +362,10 @@ def rounds_sections(run, w):
             w(f"| {k} | {d:.2f} | {n:.2f} | {s:.2f} | {n - d:.2f} | {s - d:.2f} | {times(overhead(d, n, s))} | "
               f'{" / ".join(str(x) for x in p)} | {times(overhead(*p))} |')
         w("")
+        if any(not math.isfinite(overhead(cost(r["direct"]), cost(r["nginx"]), cost(r["sidecar-http"])))
+               for r in rs):
+            w(INFINITE)
+            w("")
         w("From throughput, cost is 1/req·s⁻¹: in a closed loop with every CPU busy it is the machine "
           "time spent per request, the least noisy of these measures on a shared machine. wrk's "
           "percentiles are exact to the µs (its histogram has one bucket per µs).")
@@ -373,6 +381,9 @@ def rounds_sections(run, w):
             w(f'| {k} | {d} | {n} | {s} | {n - d} | {s - d} | {times(overhead(d, n, s))} | '
               f'{r["sidecar-http"]["latency_us"]["p99"]} |')
         w("")
+        if any(r["nginx"]["latency_us"]["p50"] <= r["direct"]["latency_us"]["p50"] for r in rs):
+            w(INFINITE)
+            w("")
     rs = run.rounds("loglevel", "get", ["sidecar-http-warn", "sidecar-http-info"])
     if rs:
         w("### Cost of the access log (log.level info vs warn), round by round")
