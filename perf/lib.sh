@@ -120,11 +120,13 @@ ensure_binary() {
     [[ -x $BIN ]] || die "no binary at $BIN (run cargo build --release --locked, or set SCIM_SIDECAR_BIN)"
 }
 
-# start_platform PORT USERS LOGFILE: the demo platform alone; pid in SPAWNED_PID.
+# start_platform PORT USERS LOGFILE [DEMO_ARGS...]: the demo platform alone (more arguments go
+# to `scim-sidecar demo`, e.g. --platform-auth oauth2); pid in SPAWNED_PID.
 start_platform() {
     local port=$1 users=$2 logfile=$3
+    shift 3
     spawn "$logfile" env DEMO_PLATFORM_API_KEY="$PLATFORM_KEY" \
-        "$BIN" demo --platform-only --platform-listen "127.0.0.1:$port" --seed-users "$users"
+        "$BIN" demo --platform-only --platform-listen "127.0.0.1:$port" --seed-users "$users" "$@"
     local pid=$SPAWNED_PID
     wait_http "http://127.0.0.1:$port/api/v1/users?per_page=1" -H "X-Api-Key: $PLATFORM_KEY" \
         --timeout 60 || die "platform on port $port did not start; see $logfile"

@@ -1,26 +1,38 @@
 #!/usr/bin/env bash
 # perf/run.sh — the benchmark harness of scim-sidecar: one command, loopback only, bounded time.
 #
-#   perf/run.sh             full run (5 s per cell, about 5 minutes)
-#   perf/run.sh --quick     smoke check (1 s per cell, about 1.5 minutes)
-#   perf/run.sh --no-build use target/release/scim-sidecar as it is (or set SCIM_SIDECAR_BIN)
+#   perf/run.sh             full run (5 s per cell, about 7 minutes)
+#   perf/run.sh --quick     smoke check (1 s per cell, one round, under 2 minutes)
+#   perf/run.sh --no-build  use target/release/scim-sidecar as it is (or set SCIM_SIDECAR_BIN)
+#   perf/run.sh --no-embedded            skip the embedded-membership bench (cargo bench)
+#   perf/run.sh --baseline=FILE          compare with an earlier run's results.jsonl (each run
+#                                        keeps the one before it as target/bench/results-previous.jsonl)
 #
 # It measures, with wrk, throughput and p50/p99 latency of five SCIM requests (GET /Users/{id},
 # a pushed-down userName filter, POST /Users, Entra's PATCH of `active`, adding a group member)
 # against: the demo platform called directly (the equivalent REST call), nginx proxy_pass in front
 # of it, scim-sidecar over HTTP and HTTPS, and the Python reference server scim2-server, both as
 # its CLI serves it (wsgiref, a connection per request) and under gunicorn (keep-alive, 4 threads). Then
-# sidecar memory (idle and at 256 connections), start-to-ready time, the cost of the access log,
-# and how lookups and scans scale from 1k to 100k platform users. Results: a Markdown report on
+# sidecar memory (idle and at 256 connections), start-to-ready time, the cost of the access log
+# (log.level info vs warn), GET through a sidecar whose platform wants OAuth2 client credentials
+# (and its token calls), member changes to one group with embedded members (cargo bench --bench
+# embedded_members), and how lookups and scans scale from 1k to 100k platform users.
+#
+# Ratios first: GET /Users/{id} of direct, nginx, sidecar and OAuth2 sidecar at 16 connections,
+# the same at 1 connection, and the warn and info sidecars run in BENCH_ROUNDS interleaved
+# rounds; each round's ratio comes from that round's own cells, and the median of the rounds is
+# the verdict (every round and their spread are shown). Results: a Markdown report on
 # stdout and in target/bench/results.md, raw wrk output in target/bench/raw/, logs in
 # target/bench/logs/. Exit status 1 when any cell saw an error status (>= 400) or more than 0.1 %
 # socket errors: numbers are never taken from failing requests. Missed targets are reported as
 # FAIL in the report, not by the exit status.
 #
 # Environment: BENCH_DURATION (s per cell), BENCH_CONNECTIONS (16), BENCH_THREADS (2),
-# BENCH_ROUNDS (interleaved rounds of the GET overhead cells, 3), BENCH_USERS (platform users,
-# 10000), BENCH_BIG_USERS (100000), BENCH_SCIM2_USERS (1000), BENCH_MANY_CONNECTIONS (256),
-# BENCH_STARTS (10), BENCH_KEEP_TMP=1 keeps the temporary directory.
+# BENCH_ROUNDS (interleaved rounds of the ratio cells, 3; 1 with --quick), BENCH_USERS
+# (platform users, 10000), BENCH_BIG_USERS (100000), BENCH_SCIM2_USERS (1000),
+# BENCH_MANY_CONNECTIONS (256), BENCH_STARTS (10), BENCH_OAUTH_LIFETIME (seconds, 2; 1 with
+# --quick: short, so every cell crosses token refreshes), BENCH_BASELINE (as --baseline),
+# BENCH_KEEP_TMP=1 keeps the temporary directory.
 # Needs: wrk, nginx, openssl, python3 (installed with apt-get when missing and run as root).
 # The machine is best left otherwise idle: every process shares its CPUs with the load generator.
 
@@ -29,10 +41,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 QUICK=0
 BUILD=1
+EMBEDDED=1
+BASELINE=${BENCH_BASELINE:-}
 for arg in "$@"; do
     case $arg in
         --quick) QUICK=1 ;;
         --no-build) BUILD=0 ;;
+        --no-embedded) EMBEDDED=0 ;;
+        --baseline=*) BASELINE=${arg#--baseline=} ;;
         -h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown argument $arg (try --help)" ;;
     esac
@@ -42,10 +58,12 @@ if [[ $QUICK -eq 1 ]]; then
     DURATION=${BENCH_DURATION:-1}
     ROUNDS=${BENCH_ROUNDS:-1}
     STARTS=${BENCH_STARTS:-5}
+    OAUTH_LIFETIME=${BENCH_OAUTH_LIFETIME:-1}
 else
     DURATION=${BENCH_DURATION:-5}
     ROUNDS=${BENCH_ROUNDS:-3}
     STARTS=${BENCH_STARTS:-10}
+    OAUTH_LIFETIME=${BENCH_OAUTH_LIFETIME:-2}
 fi
 CONNS=${BENCH_CONNECTIONS:-16}
 THREADS=${BENCH_THREADS:-2}
@@ -60,6 +78,16 @@ mkdir -p "$OUT"
 rm -rf "$OUT/raw" "$OUT/logs"
 mkdir -p "$OUT/raw" "$OUT/logs"
 RESULTS=$OUT/results.jsonl
+if [[ -n $BASELINE ]]; then
+    [[ -s $BASELINE ]] || die "--baseline: no results at $BASELINE"
+    # Copied first: the baseline may be this very file, or the previous run's copy of it.
+    cp "$BASELINE" "$OUT/results-baseline.jsonl.tmp"
+    mv "$OUT/results-baseline.jsonl.tmp" "$OUT/results-baseline.jsonl"
+    BASELINE=$OUT/results-baseline.jsonl
+fi
+if grep -q '"kind": "meta"' "$RESULTS" 2>/dev/null; then
+    cp "$RESULTS" "$OUT/results-previous.jsonl"
+fi
 : >"$RESULTS"
 FAILED=0
 trap cleanup EXIT
@@ -68,6 +96,19 @@ trap 'exit 130' INT TERM
 ensure_tools wrk nginx openssl python3
 ensure_binary $BUILD
 ensure_venv
+if [[ $EMBEDDED -eq 1 ]] && ! command -v cargo >/dev/null; then
+    EMBEDDED=0
+    EMBEDDED_NOTE="no cargo to run benches/embedded_members.rs"
+    log "embedded membership skipped: $EMBEDDED_NOTE"
+elif [[ $EMBEDDED -eq 1 ]]; then
+    # Built now, before any measurement (a no-op when it is up to date; several minutes with
+    # the release profile's fat LTO when it is not, even with --no-build).
+    log "cargo bench --bench embedded_members --no-run"
+    (cd "$ROOT" && cargo bench --locked --bench embedded_members --no-run) >"$OUT/bench-build.log" 2>&1 ||
+        die "cargo bench --no-run failed; see $OUT/bench-build.log"
+else
+    EMBEDDED_NOTE="--no-embedded given"
+fi
 make_tmp
 LOGS=$OUT/logs
 
@@ -113,7 +154,8 @@ EOF
 log "machine: $(echo "$meta" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["nproc"], "CPUs,", m["cpu"], "| load", m["loadavg_before"])')"
 
 # --- processes --------------------------------------------------------------------------------
-read -r P_PORT S_PORT S_ADMIN T_PORT T_ADMIN N_PORT Q_PORT G_PORT <<<"$(freeports 8)"
+read -r P_PORT S_PORT S_ADMIN T_PORT T_ADMIN N_PORT Q_PORT G_PORT O_PORT OP_PORT O_ADMIN \
+    <<<"$(freeports 11)"
 
 log "platform with $USERS users on :$P_PORT"
 start_platform "$P_PORT" "$USERS" "$LOGS/platform.log"
@@ -131,6 +173,37 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 start_sidecar "$BENCH_DIR/sidecar-tls.toml" "$T_PORT" "$T_ADMIN" "$P_PORT" "$LOGS/sidecar-https.log" \
     SCIM_SIDECAR_TLS__CERT_FILE="$TMP/tls.crt" SCIM_SIDECAR_TLS__KEY_FILE="$TMP/tls.key"
 TLS_PID=$SPAWNED_PID
+
+log "OAuth2 platform ($OAUTH_LIFETIME-second tokens) on :$OP_PORT, its sidecar on :$O_PORT"
+# `demo --platform-only --platform-auth oauth2` writes its client secret (and the demo mapping
+# switched to oauth2) into a fresh directory under TMPDIR, named after its pid.
+mkdir -p "$TMP/oauth-demo"
+TMPDIR="$TMP/oauth-demo" start_platform "$OP_PORT" "$USERS" "$LOGS/platform-oauth.log" \
+    --platform-auth oauth2 --token-lifetime "$OAUTH_LIFETIME"
+OAUTH_PLATFORM_PID=$SPAWNED_PID
+secret=$(find "$TMP/oauth-demo" -path "*/scim-sidecar-demo-$OAUTH_PLATFORM_PID-*/client-secret" | head -n 1)
+[[ -n $secret ]] || die "the OAuth2 platform wrote no client-secret under $TMP/oauth-demo"
+install -m 600 "$secret" "$TMP/oauth-client-secret"
+# The demo mapping with its [platform.auth] block switched to oauth2, as `demo` does it
+# (DemoDir::use_oauth); the token URL is this platform's.
+python3 - "$ROOT/config/demo/mapping.toml" "$TMP/mapping-oauth.toml" "http://127.0.0.1:$OP_PORT" <<'EOF'
+import sys
+src, dst, base = sys.argv[1:4]
+text = open(src).read()
+header = '[platform.auth]\nkind = "header"\nheader = "X-Api-Key"\nvalue_env = "DEMO_PLATFORM_API_KEY"\n'
+if header not in text:
+    sys.exit("config/demo/mapping.toml: its [platform.auth] block changed; update perf/run.sh")
+oauth = ('[platform.auth]\nkind = "oauth2"\n'
+         f'token_url = "{base}/oauth/token"\n'
+         'client_id = "scim-sidecar-demo"\nclient_secret_file = "oauth-client-secret"\n')
+open(dst, "w").write(text.replace(header, oauth, 1))
+EOF
+start_sidecar "$BENCH_DIR/sidecar.toml" "$O_PORT" "$O_ADMIN" "$OP_PORT" "$LOGS/sidecar-oauth.log" \
+    SCIM_SIDECAR_SCIM__MAPPING="$TMP/mapping-oauth.toml"
+OAUTH_PID=$SPAWNED_PID
+# The sidecar refreshes a token its lifetime less min(30 s, 10 %) after fetching it.
+"${TOOLS[@]}" record "$RESULTS" oauth \
+    "{\"lifetime_s\": $OAUTH_LIFETIME, \"refresh_s\": $(python3 -c "print($OAUTH_LIFETIME - min(30, $OAUTH_LIFETIME / 10))")}"
 
 log "nginx proxy_pass on :$N_PORT"
 mkdir -p "$TMP/nginx"
@@ -203,17 +276,19 @@ declare -A URL=(
     [direct]="http://127.0.0.1:$P_PORT"
     [nginx]="http://127.0.0.1:$N_PORT"
     [sidecar-http]="http://127.0.0.1:$S_PORT"
+    [sidecar-oauth]="http://127.0.0.1:$O_PORT"
     [sidecar-https]="https://127.0.0.1:$T_PORT"
     [scim2]="http://127.0.0.1:$Q_PORT"
     [scim2-gunicorn]="http://127.0.0.1:$G_PORT"
 )
 declare -A STYLE=([direct]=platform [nginx]=platform [sidecar-http]=scim [sidecar-https]=scim [scim2]=scim2
-    [scim2-gunicorn]=scim2)
-declare -A ADMIN=([sidecar-http]="http://127.0.0.1:$S_ADMIN" [sidecar-https]="http://127.0.0.1:$T_ADMIN")
+    [scim2-gunicorn]=scim2 [sidecar-oauth]=scim)
+declare -A ADMIN=([sidecar-http]="http://127.0.0.1:$S_ADMIN" [sidecar-https]="http://127.0.0.1:$T_ADMIN"
+    [sidecar-oauth]="http://127.0.0.1:$O_ADMIN")
 CELL_N=0
 
 # cell GROUP SCENARIO TARGET [KEY=VALUE...]: one wrk run, appended to results.jsonl.
-# Uses CELL_CONNS/CELL_THREADS/CELL_URL/CELL_ADMIN when set.
+# Uses CELL_CONNS/CELL_THREADS/CELL_URL/CELL_ADMIN when set, and ROUND (the round it belongs to).
 cell() {
     local group=$1 scenario=$2 target=$3
     shift 3
@@ -235,7 +310,7 @@ cell() {
     local margs=()
     [[ -n $admin ]] && margs=(--metrics "$before" "$after")
     if ! "${TOOLS[@]}" cell "$RESULTS" "$raw" group="$group" scenario="$scenario" target="$target" \
-        conns="$conns" threads="$threads" "${margs[@]}" "${CELL_EXTRA[@]}"; then
+        conns="$conns" threads="$threads" round="${ROUND:-1}" "${margs[@]}" "${CELL_EXTRA[@]}"; then
         log "INVALID cell $group/$scenario/$target: see $raw"
         FAILED=1
     fi
@@ -291,7 +366,8 @@ args_for() { # args_for SCENARIO TARGET: wrk.lua arguments
 ALL=(direct nginx sidecar-http sidecar-https scim2 scim2-gunicorn)
 log "cells: ${DURATION}s each, $CONNS connections, $THREADS threads"
 for r in $(seq "$ROUNDS"); do
-    for t in direct nginx sidecar-http; do
+    ROUND=$r
+    for t in direct nginx sidecar-http sidecar-oauth; do
         # shellcheck disable=SC2046
         cell main get "$t" $(args_for get "$t")
     done
@@ -302,6 +378,9 @@ for r in $(seq "$ROUNDS"); do
         done
     fi
 done
+ROUND=1
+stop_pid "$OAUTH_PID"
+stop_pid "$OAUTH_PLATFORM_PID"
 for sc in filter patch member post; do
     for t in "${ALL[@]}"; do
         if [[ $sc == member && $t != scim2* ]]; then
@@ -312,20 +391,46 @@ for sc in filter patch member post; do
     done
 done
 
-log "unloaded latency: 1 connection"
-for t in direct nginx sidecar-http; do
-    CELL_CONNS=1 CELL_THREADS=1 cell c1 get "$t" id=$ID
+log "unloaded latency: 1 connection, $ROUNDS interleaved round(s)"
+for r in $(seq "$ROUNDS"); do
+    ROUND=$r
+    for t in direct nginx sidecar-http; do
+        CELL_CONNS=1 CELL_THREADS=1 cell c1 get "$t" id=$ID
+    done
 done
 
-log "access log cost: log level info"
+log "access log cost: log level info vs warn, $ROUNDS interleaved round(s)"
 read -r I_PORT I_ADMIN <<<"$(freeports 2)"
 start_sidecar "$BENCH_DIR/sidecar.toml" "$I_PORT" "$I_ADMIN" "$P_PORT" "$TMP/sidecar-info.log" \
     SCIM_SIDECAR_LOG__LEVEL=info
 INFO_PID=$SPAWNED_PID
-CELL_URL="${URL[sidecar-http]}" CELL_ADMIN="${ADMIN[sidecar-http]}" cell loglevel get sidecar-http-warn id=$ID
-CELL_URL="http://127.0.0.1:$I_PORT" CELL_ADMIN="http://127.0.0.1:$I_ADMIN" cell loglevel get sidecar-http-info id=$ID
+loglevel_cell() { # loglevel_cell warn|info
+    if [[ $1 == warn ]]; then
+        CELL_URL="${URL[sidecar-http]}" CELL_ADMIN="${ADMIN[sidecar-http]}" cell loglevel get sidecar-http-warn id=$ID
+    else
+        CELL_URL="http://127.0.0.1:$I_PORT" CELL_ADMIN="http://127.0.0.1:$I_ADMIN" cell loglevel get sidecar-http-info id=$ID
+    fi
+}
+for r in $(seq "$ROUNDS"); do
+    ROUND=$r
+    # Alternate which goes first, so a drift of the machine favours neither.
+    if [[ $((r % 2)) -eq 1 ]]; then order=(warn info); else order=(info warn); fi
+    for level in "${order[@]}"; do loglevel_cell "$level"; done
+done
+ROUND=1
+INFO_METRICS=$("${TOOLS[@]}" metrics "http://127.0.0.1:$I_ADMIN/metrics")
 stop_pid "$INFO_PID"
-log "access log: $(wc -l <"$TMP/sidecar-info.log") lines, $(du -h "$TMP/sidecar-info.log" | cut -f1)"
+# Lines counted after the process has stopped, so whatever a log writer still held is flushed.
+ACCESS_LINES=$(grep -c '"target":"scim_sidecar::access"' "$TMP/sidecar-info.log" || true)
+python3 - "$RESULTS" "$INFO_METRICS" "$ACCESS_LINES" "$(stat -c %s "$TMP/sidecar-info.log")" <<'EOF'
+import json, sys
+results, m, lines, size = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rec = {"kind": "accesslog", "lines": lines, "bytes": size, "requests": m["requests"],
+       "dropped": m.get("log_dropped")}
+open(results, "a").write(json.dumps(rec) + "\n")
+print(f'  access log: {lines} lines ({size / 1e6:.1f} MB) for {m["requests"]} requests served, '
+      f'dropped: {"no such metric" if rec["dropped"] is None else rec["dropped"]}')
+EOF
 
 # --- memory -----------------------------------------------------------------------------------
 MAIN_RSS=$("${TOOLS[@]}" rss "$SIDECAR_PID")
@@ -442,6 +547,26 @@ start_sidecar "$BENCH_DIR/sidecar.toml" "$S4" "$A4" "$P2" "$LOGS/sidecar-big-sca
 BIG_PID=$SPAWNED_PID
 scan $SMALL_USERS 1000000 "$S3" "$A3" "$SMALL_PID"
 scan $BIG_USERS 1000000 "$S4" "$A4" "$BIG_PID"
+for pid in "$SMALL_PID" "$BIG_PID" "$SIDECAR_PID" "$PLATFORM_PID"; do stop_pid "$pid"; done
+
+# --- embedded membership --------------------------------------------------------------------
+# The demo platform keeps members in a sub-resource, so member changes to a group that embeds
+# its members run in the criterion bench against tests/support/third.rs (in-process, loopback).
+if [[ $EMBEDDED -eq 1 ]]; then
+    log "embedded membership: cargo bench --bench embedded_members"
+    bench_args=()
+    [[ $QUICK -eq 1 ]] && bench_args=(-- --warm-up-time 1 --measurement-time 2)
+    if (cd "$ROOT" && timeout 600 cargo bench --locked --bench embedded_members "${bench_args[@]}") \
+        >"$OUT/raw/embedded_members.txt" 2>&1; then
+        "${TOOLS[@]}" embedded "$RESULTS" "$OUT/raw/embedded_members.txt"
+    else
+        log "cargo bench --bench embedded_members failed; see $OUT/raw/embedded_members.txt"
+        "${TOOLS[@]}" embedded "$RESULTS" "$OUT/raw/embedded_members.txt" "the bench failed"
+        FAILED=1
+    fi
+else
+    "${TOOLS[@]}" embedded "$RESULTS" /dev/null "$EMBEDDED_NOTE"
+fi
 
 # --- report -----------------------------------------------------------------------------------
 meta=$(echo "$meta" | python3 -c "
@@ -451,7 +576,9 @@ m.update(loadavg_after=open('/proc/loadavg').read().strip(), duration=$DURATION,
          threads=$THREADS, rounds=$ROUNDS, command='perf/run.sh $*'.strip(), users=$USERS)
 print(json.dumps(m))")
 "${TOOLS[@]}" record "$RESULTS" meta "$meta"
-"${TOOLS[@]}" report "$RESULTS" "$OUT/results.md"
+report_args=()
+[[ -n $BASELINE ]] && report_args=(--baseline "$BASELINE")
+"${TOOLS[@]}" report "$RESULTS" "$OUT/results.md" "${report_args[@]}"
 log "report: $OUT/results.md; raw wrk output: $OUT/raw/"
 if [[ $FAILED -ne 0 ]]; then
     log "FAILED: some cells had error responses or socket errors (see above)"

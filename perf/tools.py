@@ -14,13 +14,15 @@ Subcommands:
     rss PID                          VmRSS/VmHWM of a process, JSON (kB)
     reset-hwm PID                    reset VmHWM to the current RSS (/proc/PID/clear_refs)
     watch-rss PID SECONDS [INTERVAL] sample VmRSS until SECONDS pass or PID exits, JSON
-    metrics URL                      SCIM requests and platform calls from /metrics, JSON
+    metrics URL                      SCIM requests, platform calls, OAuth2 token fetches and
+                                     dropped access-log lines (when counted) from /metrics, JSON
     scan BASE TOKEN FILTER RUNS PID METRICS_URL   sequential list requests with a filter: time,
                                      status, totalResults, platform calls, peak RSS, JSON
     start-time RUNS MODE -- CMD...   spawn CMD RUNS times, time to ready (MODE readyz:URL or
                                      scim:URL:TOKEN), JSON
     cell ...                         merge one wrk run into results.jsonl (see run.sh)
-    report RESULTS_JSONL OUT_MD      the Markdown report
+    report RESULTS_JSONL OUT_MD [--baseline EARLIER_JSONL]   the Markdown report (perf/report.py)
+    embedded RESULTS_JSONL BENCH_OUTPUT   record the adds/s printed by benches/embedded_members.rs
 """
 
 import http.client
@@ -138,7 +140,8 @@ METRIC_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([0-9.eE+-]+)
 def metrics(url):
     """Counts from the sidecar's /metrics: SCIM requests by status, platform calls by operation."""
     _, _, body = request("GET", url)
-    out = {"requests": 0, "requests_by_status": {}, "platform_calls": 0, "platform_by_op": {}}
+    out = {"requests": 0, "requests_by_status": {}, "platform_calls": 0, "platform_by_op": {},
+           "token_fetches": 0, "token_by_outcome": {}, "log_dropped": None}
     for line in body.decode().splitlines():
         m = METRIC_RE.match(line)
         if not m:
@@ -153,6 +156,13 @@ def metrics(url):
             out["platform_calls"] += int(value)
             key = f'{lab.get("operation")}:{lab.get("outcome")}'
             out["platform_by_op"][key] = out["platform_by_op"].get(key, 0) + int(value)
+        elif name == "scim_sidecar_platform_token_fetches_total":
+            out["token_fetches"] += int(value)
+            o = lab.get("outcome", "?")
+            out["token_by_outcome"][o] = out["token_by_outcome"].get(o, 0) + int(value)
+        elif name == "scim_sidecar_log_dropped_lines_total":
+            # Only in builds whose access log has a bounded queue; None when the metric is absent.
+            out["log_dropped"] = (out["log_dropped"] or 0) + int(value)
     return out
 
 
@@ -161,7 +171,11 @@ def metrics_delta(before, after):
         "requests": after["requests"] - before["requests"],
         "platform_calls": after["platform_calls"] - before["platform_calls"],
         "platform_by_op": {},
+        "token_fetches": after.get("token_fetches", 0) - before.get("token_fetches", 0),
+        "log_dropped": None,
     }
+    if after.get("log_dropped") is not None:
+        d["log_dropped"] = after["log_dropped"] - (before.get("log_dropped") or 0)
     for k, v in after["platform_by_op"].items():
         dv = v - before["platform_by_op"].get(k, 0)
         if dv:
@@ -431,6 +445,8 @@ def cmd_cell(argv):
         rec["platform_calls"] = d["platform_calls"]
         rec["platform_by_op"] = d["platform_by_op"]
         rec["calls_per_request"] = d["platform_calls"] / d["requests"] if d["requests"] else None
+        rec["token_fetches"] = d["token_fetches"]
+        rec["log_dropped"] = d["log_dropped"]
     # A cell is valid when at most 0.1 % of its requests failed at the socket level and none
     # got an error status: numbers from error responses are never reported as results.
     limit = max(1, rec["requests"] // 1000)
@@ -461,307 +477,38 @@ def cmd_record(argv):
         f.write(json.dumps(rec) + "\n")
 
 
-# ---------------------------------------------------------------------------------------------
-# report
-
-SCENARIOS = [
-    ("get", "GET /Users/{id}", "GET /api/v1/users/{id}"),
-    ("filter", 'GET /Users?filter=userName eq "…"', "GET /api/v1/users?username=…"),
-    ("post", "POST /Users", "POST /api/v1/users"),
-    ("patch", "PATCH /Users/{id} (Entra, active flip)", "PATCH /api/v1/users/{id}"),
-    ("member", "PATCH /Groups/{id} (add member)", "POST /api/v1/groups/{id}/members"),
-]
-TARGETS = [
-    ("direct", "platform direct"),
-    ("nginx", "nginx → platform"),
-    ("sidecar-http", "sidecar HTTP"),
-    ("sidecar-https", "sidecar HTTPS"),
-    ("scim2", "scim2-server"),
-    ("scim2-gunicorn", "scim2-server (gunicorn)"),
-]
-
-
-def verdict(ok):
-    return "**PASS**" if ok else "**FAIL**"
-
-
-def ms(us):
-    return f"{us / 1000:.2f}"
-
-
-def median_cell(cells):
-    """The cell with the median throughput among repeated rounds."""
-    cells = sorted(cells, key=lambda c: c["rps"])
-    return cells[len(cells) // 2]
+def cmd_embedded(argv):
+    """embedded RESULTS_JSONL BENCH_OUTPUT [NOTE]: the member changes per second that
+    benches/embedded_members.rs printed, as an `embedded` record (changes_per_s null and the note
+    when the bench did not run or printed no figure)."""
+    rec = {"kind": "embedded", "changes_per_s": None, "note": argv[2] if len(argv) > 2 else ""}
+    try:
+        with open(argv[1]) as f:
+            text = f.read()
+    except OSError as e:
+        text = ""
+        rec["note"] = rec["note"] or f"no bench output ({e})"
+    m = re.search(r"^embedded_members: ([0-9.]+) member changes per second", text, re.M)
+    if m:
+        rec["changes_per_s"] = float(m.group(1))
+    elif not rec["note"]:
+        rec["note"] = f"no figure in {argv[1]}"
+    with open(argv[0], "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print(f'  embedded membership: {rec["changes_per_s"]} changes/s {rec["note"]}'.rstrip())
 
 
 def cmd_report(argv):
-    results, out = argv[0], argv[1]
-    recs = [json.loads(line) for line in open(results) if line.strip()]
-    meta = next((r for r in recs if r["kind"] == "meta"), {})
-    cells = [r for r in recs if r["kind"] == "cell"]
-    main = [c for c in cells if c.get("group") == "main"]
+    """report RESULTS_JSONL OUT_MD [--baseline EARLIER_RESULTS_JSONL]: the Markdown report."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import report
 
-    def pick(scenario, target, group="main"):
-        cs = [c for c in cells if c.get("group") == group and c["scenario"] == scenario and c["target"] == target]
-        return median_cell(cs) if cs else None
-
-    L = []
-    w = L.append
-    w("# scim-sidecar benchmark results")
-    w("")
-    w(f'Run {meta.get("date", "?")} with `{meta.get("command", "perf/run.sh")}`; '
-      f'{meta.get("duration", "?")} s per cell, {meta.get("conns", "?")} connections, '
-      f'{meta.get("threads", "?")} wrk threads, loopback only. All figures come from this one run; '
-      f'compare them as ratios.')
-    w("")
-    w("## Machine")
-    w("")
-    for k in ["nproc", "cpu", "memory", "kernel", "loadavg_before", "loadavg_after", "rustc",
-              "wrk", "nginx", "python", "scim2_server", "sidecar", "git"]:
-        if k in meta:
-            w(f"- {k}: {meta[k]}")
-    w("")
-    invalid = [c for c in cells if not c.get("valid")]
-    if invalid:
-        w(f"**{len(invalid)} cell(s) had error responses or socket errors: the run FAILED.**")
-        w("")
-
-    # --- main table
-    w("## Throughput and latency")
-    w("")
-    w(f'{meta.get("conns", "?")} connections, {meta.get("threads", "?")} threads, '
-      f'{meta.get("duration", "?")} s per cell; GET /Users/{{id}} is the median of '
-      f'{meta.get("rounds", 1)} interleaved rounds. "calls/req" is platform calls per SCIM '
-      f"request from the sidecar's /metrics. \"vs direct\" is throughput relative to calling the "
-      f"platform directly.")
-    w("")
-    w("| scenario | target | req/s | p50 ms | p99 ms | vs direct | calls/req | errors |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|")
-    for sc, title, ptitle in SCENARIOS:
-        d = pick(sc, "direct")
-        for tg, tname in TARGETS:
-            c = pick(sc, tg)
-            if not c:
-                continue
-            label = title if tg not in ("direct", "nginx") else ptitle
-            rel = f'{c["rps"] / d["rps"]:.2f}×' if d and d["rps"] else "–"
-            cpr = f'{c["calls_per_request"]:.2f}' if c.get("calls_per_request") is not None else "–"
-            err = c["bad_status"] + c["socket_errors"]
-            w(f'| {label} | {tname} | {c["rps"]:,.0f} | {ms(c["latency_us"]["p50"])} | '
-              f'{ms(c["latency_us"]["p99"])} | {rel} | {cpr} | {err} |')
-    w("")
-
-    # --- targets
-    checks = []
-    w("## Targets (architecture.md §6)")
-    w("")
-    d, n, s = pick("get", "direct"), pick("get", "nginx"), pick("get", "sidecar-http")
-    if d and n and s:
-        w("### Overhead over the platform, GET /Users/{id}: sidecar vs nginx `proxy_pass`")
-        w("")
-        w("overhead = cost through the proxy − cost of the direct call; target: "
-          "sidecar overhead ≤ 1.5 × nginx overhead.")
-        w("")
-        w("| measure | direct | nginx | sidecar | nginx overhead | sidecar overhead | ratio | target ≤ 1.5 |")
-        w("|---|---:|---:|---:|---:|---:|---:|---|")
-
-        def row(name, dv, nv, sv, unit, primary=False):
-            no, so = nv - dv, sv - dv
-            ratio = so / no if no > 0 else float("inf")
-            ok = ratio <= 1.5
-            w(f"| {name} | {dv:.1f} {unit} | {nv:.1f} {unit} | {sv:.1f} {unit} | {no:.1f} {unit} | "
-              f"{so:.1f} {unit} | {ratio:.2f} | {verdict(ok)} |")
-            return ratio, ok
-
-        r_tp, ok_tp = row("per-request cost from throughput (1/req·s⁻¹), 16 conns",
-                          1e6 / d["rps"], 1e6 / n["rps"], 1e6 / s["rps"], "µs", True)
-        r50, ok50 = row("p50 latency, 16 conns", d["latency_us"]["p50"], n["latency_us"]["p50"],
-                        s["latency_us"]["p50"], "µs")
-        r99, ok99 = row("p99 latency, 16 conns", d["latency_us"]["p99"], n["latency_us"]["p99"],
-                        s["latency_us"]["p99"], "µs")
-        d1, n1, s1 = pick("get", "direct", "c1"), pick("get", "nginx", "c1"), pick("get", "sidecar-http", "c1")
-        if d1 and n1 and s1:
-            r1, ok1 = row("p50 latency, 1 connection (unloaded)", d1["latency_us"]["p50"],
-                          n1["latency_us"]["p50"], s1["latency_us"]["p50"], "µs")
-            row("per-request cost from throughput, 1 connection", 1e6 / d1["rps"], 1e6 / n1["rps"],
-                1e6 / s1["rps"], "µs")
-        w("")
-        w("The throughput-derived cost is the headline figure: under a closed loop with all CPUs busy, "
-          "1/throughput is the CPU time the whole system spends per request, and it is the least "
-          "noisy of these measures on a shared machine.")
-        w("")
-        checks.append(("Sidecar overhead ≤ 1.5 × nginx overhead (GET /Users/{id}, throughput-derived)",
-                       f"{r_tp:.2f}×", ok_tp))
-        checks.append(("Sidecar overhead ≤ 1.5 × nginx overhead (GET /Users/{id}, p50 at 16 conns)",
-                       f"{r50:.2f}×", ok50))
-
-    w("### Throughput vs the Python reference server (scim2-server)")
-    w("")
-    w("scim2-server runs twice: as its CLI serves it (wsgiref, a connection per request) and under "
-      "gunicorn (keep-alive, 1 worker, 4 threads). Ratios are taken against the faster of the two.")
-    w("")
-    w("| scenario | sidecar HTTP req/s | sidecar HTTPS req/s | scim2-server CLI req/s | scim2-server gunicorn req/s | HTTP ratio | HTTPS ratio | target ≥ 20× |")
-    w("|---|---:|---:|---:|---:|---:|---:|---|")
-    for sc, title, _ in SCENARIOS:
-        s, t = pick(sc, "sidecar-http"), pick(sc, "sidecar-https")
-        cli, gun = pick(sc, "scim2"), pick(sc, "scim2-gunicorn")
-        peers = [c for c in (cli, gun) if c]
-        if not (s and peers):
-            continue
-        p = max(peers, key=lambda c: c["rps"])
-        ratio = s["rps"] / p["rps"] if p["rps"] else float("inf")
-        tratio = t["rps"] / p["rps"] if (t and p["rps"]) else float("nan")
-        ok = ratio >= 20
-        w(f'| {title} | {s["rps"]:,.0f} | {t["rps"] if t else 0:,.0f} | {cli["rps"] if cli else 0:,.0f} | '
-          f'{gun["rps"] if gun else 0:,.0f} | {ratio:.1f}× | {tratio:.1f}× | {verdict(ok)} |')
-        if sc in ("get", "post"):
-            checks.append((f"≥ 20× scim2-server throughput, {title} (HTTP)", f"{ratio:.1f}×", ok))
-    w("")
-
-    mem = next((r for r in recs if r["kind"] == "memory"), None)
-    if mem:
-        w("### Memory (VmRSS / VmHWM of the sidecar process)")
-        w("")
-        idle = mem["idle_kb"] / 1024
-        peak = max(mem["c256"]["max_kb"], mem["c256"]["hwm_kb"]) / 1024
-        w("| state | RSS MiB |")
-        w("|---|---:|")
-        w(f"| idle, just started and ready | {idle:.1f} |")
-        w(f'| during {mem["conns"]} connections of GET /Users/{{id}} (max of samples every 100 ms) | {mem["c256"]["max_kb"] / 1024:.1f} |')
-        w(f'| peak (VmHWM) over that run | {mem["c256"]["hwm_kb"] / 1024:.1f} |')
-        w(f'| idle after it | {mem["after_kb"] / 1024:.1f} |')
-        if "main_after_kb" in mem:
-            w(f'| the benchmark sidecar after every scenario (idle / VmHWM) | {mem["main_after_kb"] / 1024:.1f} / {mem["main_hwm_kb"] / 1024:.1f} |')
-        w("")
-        c256 = mem.get("wrk")
-        if c256:
-            w(f'The {mem["conns"]}-connection run served {c256["rps"]:,.0f} req/s, p50 {ms(c256["latency_us"]["p50"])} ms, '
-              f'p99 {ms(c256["latency_us"]["p99"])} ms, errors {c256["bad_status"] + c256["socket_errors"]}.')
-            w("")
-        checks.append(("≤ 20 MiB RSS idle", f"{idle:.1f} MiB", idle <= 20))
-        checks.append((f'≤ 64 MiB RSS at {mem["conns"]} connections', f"{peak:.1f} MiB", peak <= 64))
-
-    st = next((r for r in recs if r["kind"] == "start"), None)
-    if st:
-        w("### Start to ready")
-        w("")
-        w("From spawning `scim-sidecar serve` to the first 200 (polled every 0.5 ms); /readyz includes "
-          "the platform readiness call.")
-        w("")
-        w("| until | runs | median ms | min ms | max ms |")
-        w("|---|---:|---:|---:|---:|")
-        for key, name in [("readyz", "first 200 of /readyz"), ("scim", "first 200 of GET /Users/{id}")]:
-            if key in st:
-                x = st[key]
-                w(f'| {name} | {x["runs"]} | {x["median_ms"]:.1f} | {x["min_ms"]:.1f} | {x["max_ms"]:.1f} |')
-        w("")
-        checks.append(("start to ready ≤ 100 ms (median, /readyz)", f'{st["readyz"]["median_ms"]:.1f} ms',
-                       st["readyz"]["median_ms"] <= 100))
-
-    info = [c for c in cells if c.get("group") == "loglevel"]
-    if info:
-        warn = next((c for c in info if c["target"] == "sidecar-http-warn"), None)
-        inf = next((c for c in info if c["target"] == "sidecar-http-info"), None)
-        if warn and inf:
-            w("### Cost of the access log (log level info vs warn)")
-            w("")
-            w("| log level | req/s | p50 ms | p99 ms |")
-            w("|---|---:|---:|---:|")
-            for c, name in [(warn, "warn"), (inf, "info (one JSON access line per request, to a file)")]:
-                w(f'| {name} | {c["rps"]:,.0f} | {ms(c["latency_us"]["p50"])} | {ms(c["latency_us"]["p99"])} |')
-            w("")
-            w(f'info serves {inf["rps"] / warn["rps"]:.2f}× the throughput of warn '
-              f'({(1e6 / inf["rps"] - 1e6 / warn["rps"]):.1f} µs more per request).')
-            w("")
-
-    # --- scaling
-    sc_cells = [c for c in cells if c.get("group") == "scaling"]
-    scans = [r for r in recs if r["kind"] == "scan"]
-    if sc_cells or scans:
-        w("## Scaling with the platform's size")
-        w("")
-    if sc_cells:
-        w("### Pushed-down lookup (`userName eq`) at 1k and 100k platform users")
-        w("")
-        w("| platform users | req/s | p50 ms | p99 ms | platform calls/request | calls by operation |")
-        w("|---:|---:|---:|---:|---:|---|")
-        by = {}
-        for c in sorted(sc_cells, key=lambda c: c["users"]):
-            by[c["users"]] = c
-            ops = ", ".join(f"{k} {v}" for k, v in sorted(c.get("platform_by_op", {}).items()))
-            w(f'| {c["users"]:,} | {c["rps"]:,.0f} | {ms(c["latency_us"]["p50"])} | '
-              f'{ms(c["latency_us"]["p99"])} | {c["calls_per_request"]:.3f} | {ops} |')
-        w("")
-        if len(by) == 2:
-            a, b = by[min(by)], by[max(by)]
-            w(f'Throughput at {max(by):,} users is {b["rps"] / a["rps"]:.2f}× that at {min(by):,}.')
-            w("")
-            one = all(abs(c["calls_per_request"] - 1.0) < 1e-9 for c in by.values())
-            checks.append(("exactly 1 platform call per pushed-down userName lookup, 1k and 100k users",
-                           ", ".join(f'{c["calls_per_request"]:.3f}' for c in by.values()), one))
-            flat = 0.8 <= b["rps"] / a["rps"] <= 1.25
-            checks.append(("lookup throughput flat from 1k to 100k users (within ±20 %)",
-                           f'{b["rps"] / a["rps"]:.2f}×', flat))
-    mem10k = next((r for r in recs if r["kind"] == "member10k"), None)
-    if mem10k:
-        w("### Adding one member to a 10,000-member group")
-        w("")
-        ops = ", ".join(f"{k} {v}" for k, v in sorted(mem10k["platform_by_op"].items()))
-        w(f'SCIM PATCH add of one member to a group with {mem10k["members"]:,} members: status '
-          f'{mem10k["status"]}, {mem10k["platform_calls"]} platform call(s): {ops}.')
-        w("")
-        lists = sum(v for k, v in mem10k["platform_by_op"].items() if "members.list" in k)
-        ok = mem10k["platform_calls"] == 1 and lists == 0 and mem10k["status"] == 204
-        checks.append(("add one member to a 10,000-member group: 1 call, 0 member-list reads",
-                       f'{mem10k["platform_calls"]} call(s), {lists} list reads', ok))
-    if scans:
-        w("### A filter the platform cannot evaluate (scanned by the sidecar)")
-        w("")
-        w("`GET /Users?filter=name.givenName eq \"User\"` matches every seeded user; the sidecar reads "
-          "the platform's pages and keeps only the requested window (count=100 by default). Peak RSS "
-          "is VmHWM after resetting it before the scans.")
-        w("")
-        w("| platform users | scan_limit | status | totalResults | platform calls | median time s | RSS before MiB | peak RSS MiB |")
-        w("|---:|---:|---|---:|---:|---:|---:|---:|")
-        for r in scans:
-            run = r["runs"][0]
-            status = str(run["status"]) + (f' {run["scim_type"]}' if run.get("scim_type") else "")
-            w(f'| {r["users"]:,} | {r["scan_limit"]:,} | {status} | {run["total"] if run["total"] is not None else "–"} | '
-              f'{run["platform_calls"]} | {r["median_seconds"]:.3f} | {r["rss_before_kb"] / 1024:.1f} | '
-              f'{r["peak_kb"] / 1024:.1f} |')
-        w("")
-        refused = [r for r in scans if r["runs"][0]["status"] == 400]
-        for r in refused:
-            w(f'At {r["users"]:,} users with the demo mapping\'s scan_limit = {r["scan_limit"]:,} the sidecar '
-              f'answers 400 `{r["runs"][0]["scim_type"]}` after reading {r["runs"][0]["platform_calls"]} pages: '
-              f'"{r["runs"][0]["detail"]}"')
-            w("")
-        big = [r for r in scans if r["runs"][0]["status"] == 200]
-        if len(big) >= 2:
-            lo = min(big, key=lambda r: r["users"])
-            hi = max(big, key=lambda r: r["users"])
-            growth = (hi["peak_kb"] - lo["peak_kb"]) / 1024
-            ok = growth <= 4
-            checks.append((f'scan memory flat: peak RSS at {hi["users"]:,} vs {lo["users"]:,} users (≤ 4 MiB growth)',
-                           f'{lo["peak_kb"] / 1024:.1f} → {hi["peak_kb"] / 1024:.1f} MiB', ok))
-
-    w("## Verdicts")
-    w("")
-    w("| target | measured | verdict |")
-    w("|---|---|---|")
-    for name, val, ok in checks:
-        w(f"| {name} | {val} | {verdict(ok)} |")
-    if invalid:
-        w(f"| every cell free of error responses | {len(invalid)} invalid | **FAIL** |")
-    else:
-        w(f"| every cell free of error responses | {len(cells)} cells | **PASS** |")
-    w("")
-    text = "\n".join(L) + "\n"
-    with open(out, "w") as f:
-        f.write(text)
-    print(text)
-    return 0
+    baseline = None
+    if len(argv) >= 4 and argv[2] == "--baseline":
+        baseline = argv[3]
+    elif len(argv) != 2:
+        raise SystemExit("report: RESULTS_JSONL OUT_MD [--baseline EARLIER_RESULTS_JSONL]")
+    return report.report(argv[0], argv[1], baseline)
 
 
 COMMANDS = {
@@ -779,6 +526,7 @@ COMMANDS = {
     "start-time": cmd_start_time,
     "cell": cmd_cell,
     "record": cmd_record,
+    "embedded": cmd_embedded,
     "report": cmd_report,
 }
 
