@@ -197,16 +197,23 @@ fn write_direct(direct: crate::logging::Direct, fields: &line::Fields<'_>) {
         }
         direct.sink.push(buf, true);
     };
-    BUFFER.with(|b| match b.try_borrow_mut() {
-        Ok(mut buf) => {
-            build(&mut buf);
-            // A rare huge line (a long path) does not keep its memory on the thread.
-            if buf.capacity() > 64 * 1024 {
-                *buf = Vec::with_capacity(512);
+    // Without the thread's buffer (in use, or the thread is ending), a fresh one.
+    let built = BUFFER
+        .try_with(|b| match b.try_borrow_mut() {
+            Ok(mut buf) => {
+                build(&mut buf);
+                // A rare huge line (a long path) does not keep its memory on the thread.
+                if buf.capacity() > 64 * 1024 {
+                    *buf = Vec::with_capacity(512);
+                }
+                true
             }
-        }
-        Err(_) => build(&mut Vec::new()),
-    });
+            Err(_) => false,
+        })
+        .unwrap_or(false);
+    if !built {
+        build(&mut Vec::new());
+    }
 }
 
 #[cfg(test)]
