@@ -1,9 +1,10 @@
 //! The log sink: one writer thread owns stderr; producers append whole lines to a bounded
 //! in-memory queue and the thread writes each batch with one `write_all`.
 //!
-//! A request's thread only copies its line into the queue (a mutex held for a `memcpy`) and wakes
-//! the writer when it is parked, so a busy sidecar makes one write syscall per batch instead of
-//! one per line, and few futex calls. When the queue holds [`QUEUE_BYTES`], access lines are
+//! A request's thread only copies its line into the queue (a mutex held for a `memcpy`). The
+//! writer, woken by the first line after a quiet spell, lets lines gather for up to [`LINGER`]
+//! (less when the queue passes half its bound or a flush is asked), then writes them all at once:
+//! a busy sidecar makes one write syscall and one wake-up per batch instead of one per line. When the queue holds [`QUEUE_BYTES`], access lines are
 //! dropped and counted ([`Sink::dropped`], the `scim_sidecar_log_dropped_lines_total` metric);
 //! every other line (warnings, errors, audit events) waits for room, as a synchronous write to a
 //! full pipe would. [`Sink::flush`] waits until every line queued before it is written: the
@@ -16,6 +17,10 @@ use std::time::Duration;
 
 /// The queue's bound in bytes (about 4,000 access lines): what a stalled stderr may hold back.
 pub const QUEUE_BYTES: usize = 1 << 20;
+
+/// How long the writer lets lines gather before it writes them: the most a line waits in the
+/// queue of a sidecar that is not flushing or shutting down.
+pub const LINGER: Duration = Duration::from_millis(10);
 
 /// How long [`Sink::flush`] waits for the writer before giving up (a stderr nobody reads).
 pub const FLUSH_WAIT: Duration = Duration::from_secs(5);
@@ -31,6 +36,10 @@ struct State {
     written: u64,
     /// The writer waits for lines (a producer wakes it).
     parked: bool,
+    /// The writer lets lines gather (a producer wakes it only past half the bound).
+    lingering: bool,
+    /// A flush waits: the writer writes at once.
+    flush_asked: bool,
     /// Producers and flushers waiting on `progress`.
     waiting: usize,
 }
@@ -88,8 +97,10 @@ impl Sink {
         }
         s.queue.extend_from_slice(line);
         s.pushed += 1;
-        if s.parked {
+        let wake = s.parked || (s.lingering && s.queue.len() >= self.capacity / 2);
+        if wake {
             s.parked = false;
+            s.lingering = false;
             drop(s);
             self.work.notify_one();
         }
@@ -99,8 +110,8 @@ impl Sink {
     pub fn flush(&self) {
         let mut s = self.lock();
         let target = s.pushed;
-        if s.parked && !s.queue.is_empty() {
-            s.parked = false;
+        if s.written < target {
+            s.flush_asked = true;
             self.work.notify_one();
         }
         s.waiting += 1;
@@ -116,9 +127,9 @@ impl Sink {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// The writer thread: takes the whole queue, writes it with one `write_all`, and again; parks
-    /// only when the queue is empty. A write error (stderr closed) loses that batch, as the
-    /// synchronous writer did.
+    /// The writer thread: parks while the queue is empty; once woken, lets lines gather for up to
+    /// [`LINGER`], takes the whole queue and writes it with one `write_all`. A write error (stderr
+    /// closed) loses that batch, as the synchronous writer did.
     fn run(&self, mut out: Box<dyn Write + Send>) {
         let mut batch = Vec::with_capacity(self.capacity);
         loop {
@@ -128,6 +139,18 @@ impl Sink {
                 s = self.work.wait(s).unwrap_or_else(PoisonError::into_inner);
             }
             s.parked = false;
+            if !s.flush_asked && s.queue.len() < self.capacity / 2 {
+                s.lingering = true;
+                s = self
+                    .work
+                    .wait_timeout_while(s, LINGER, |s| {
+                        s.lingering && !s.flush_asked && s.queue.len() < self.capacity / 2
+                    })
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                s.lingering = false;
+            }
+            s.flush_asked = false;
             std::mem::swap(&mut s.queue, &mut batch);
             let taken = s.pushed;
             if s.waiting > 0 {
