@@ -4,11 +4,12 @@
 //! A request's thread only copies its line into the queue (a mutex held for a `memcpy`). The
 //! writer, woken by the first line after a quiet spell, lets lines gather for up to [`LINGER`]
 //! (less when the queue passes half its bound or a flush is asked), then writes them all at once:
-//! a busy sidecar makes one write syscall and one wake-up per batch instead of one per line. When the queue holds [`QUEUE_BYTES`], access lines are
-//! dropped and counted ([`Sink::dropped`], the `scim_sidecar_log_dropped_lines_total` metric);
-//! every other line (warnings, errors, audit events) waits for room, as a synchronous write to a
-//! full pipe would. [`Sink::flush`] waits until every line queued before it is written: the
-//! shutdown path and the panic hook call it (docs/design/log-writer.md).
+//! a busy sidecar makes one write syscall and one wake-up per batch instead of one per line. When
+//! the queue holds [`QUEUE_BYTES`], access lines are dropped and counted ([`Sink::dropped`], the
+//! `scim_sidecar_log_dropped_lines_total` metric). Only access lines are queued: every other line
+//! (warnings, errors, audit events; rare) is written at once by the thread that logs it, after
+//! what is queued, as before. [`Sink::flush`] waits until every line queued before it is written:
+//! the shutdown path and the panic hook call it (docs/design/log-writer.md).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,27 +41,38 @@ struct State {
     lingering: bool,
     /// A flush waits: the writer writes at once.
     flush_asked: bool,
-    /// Producers and flushers waiting on `progress`.
+    /// Flushers waiting on `progress`.
     waiting: usize,
 }
 
 /// The shared queue between producers and the writer thread.
-#[derive(Debug)]
 pub struct Sink {
     state: Mutex<State>,
+    /// stderr (or a test's writer); taken before `state` by whoever writes, so lines keep order.
+    out: Mutex<Box<dyn Write + Send>>,
     /// The writer waits here for lines.
     work: Condvar,
-    /// Producers wait here for room, flushers for the writer's progress.
+    /// Flushers wait here for the writer's progress.
     progress: Condvar,
     capacity: usize,
     dropped: AtomicU64,
 }
 
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink")
+            .field("capacity", &self.capacity)
+            .field("dropped", &self.dropped)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Sink {
-    /// Starts a writer thread that owns `out`, with a queue of `capacity` bytes.
+    /// Starts a writer thread that writes to `out`, with a queue of `capacity` bytes.
     pub fn start(out: Box<dyn Write + Send>, capacity: usize) -> std::io::Result<Arc<Sink>> {
         let sink = Arc::new(Sink {
             state: Mutex::new(State::default()),
+            out: Mutex::new(out),
             work: Condvar::new(),
             progress: Condvar::new(),
             capacity,
@@ -69,7 +81,7 @@ impl Sink {
         let worker = sink.clone();
         std::thread::Builder::new()
             .name("log-writer".to_owned())
-            .spawn(move || worker.run(out))?;
+            .spawn(move || worker.run())?;
         Ok(sink)
     }
 
@@ -77,23 +89,31 @@ impl Sink {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues one whole line (with its newline). A `droppable` line (an access line) is dropped
-    /// and counted when the queue is full; any other line waits for room. A line larger than the
-    /// whole queue is taken when the queue is empty.
+    /// Takes one whole line (with its newline). A `droppable` line (an access line) is queued for
+    /// the writer thread, or dropped and counted when the queue is full (a line larger than the
+    /// whole queue is taken when the queue is empty). Any other line (audit events, warnings,
+    /// errors: rare) is written at once by the calling thread, after everything queued before it,
+    /// as the synchronous writer did: it is on stderr when `push` returns, and never dropped.
     pub fn push(&self, line: &[u8], droppable: bool) {
+        if !droppable {
+            let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+            let (queued, taken) = {
+                let mut s = self.lock();
+                (std::mem::take(&mut s.queue), s.pushed)
+            };
+            let _ = out
+                .write_all(&queued)
+                .and_then(|()| out.write_all(line))
+                .and_then(|()| out.flush());
+            drop(out);
+            self.written(taken);
+            return;
+        }
         let mut s = self.lock();
-        while !s.queue.is_empty() && s.queue.len() + line.len() > self.capacity {
-            if droppable {
-                drop(s);
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            s.waiting += 1;
-            s = self
-                .progress
-                .wait(s)
-                .unwrap_or_else(PoisonError::into_inner);
-            s.waiting -= 1;
+        if !s.queue.is_empty() && s.queue.len() + line.len() > self.capacity {
+            drop(s);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
         s.queue.extend_from_slice(line);
         s.pushed += 1;
@@ -103,6 +123,15 @@ impl Sink {
             s.lingering = false;
             drop(s);
             self.work.notify_one();
+        }
+    }
+
+    /// Records that every line queued up to `taken` is written; wakes flushers.
+    fn written(&self, taken: u64) {
+        let mut s = self.lock();
+        s.written = s.written.max(taken);
+        if s.waiting > 0 {
+            self.progress.notify_all();
         }
     }
 
@@ -130,7 +159,7 @@ impl Sink {
     /// The writer thread: parks while the queue is empty; once woken, lets lines gather for up to
     /// [`LINGER`], takes the whole queue and writes it with one `write_all`. A write error (stderr
     /// closed) loses that batch, as the synchronous writer did.
-    fn run(&self, mut out: Box<dyn Write + Send>) {
+    fn run(&self) {
         let mut batch = Vec::with_capacity(self.capacity);
         loop {
             let mut s = self.lock();
@@ -151,19 +180,20 @@ impl Sink {
                 s.lingering = false;
             }
             s.flush_asked = false;
-            std::mem::swap(&mut s.queue, &mut batch);
-            let taken = s.pushed;
-            if s.waiting > 0 {
-                self.progress.notify_all();
-            }
             drop(s);
-            let _ = out.write_all(&batch).and_then(|()| out.flush());
-            batch.clear();
-            let mut s = self.lock();
-            s.written = taken;
-            if s.waiting > 0 {
-                self.progress.notify_all();
+            // `out` before `state`, as in `push`: whoever holds `out` writes what is queued first.
+            let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+            let taken = {
+                let mut s = self.lock();
+                std::mem::swap(&mut s.queue, &mut batch);
+                s.pushed
+            };
+            if !batch.is_empty() {
+                let _ = out.write_all(&batch).and_then(|()| out.flush());
             }
+            drop(out);
+            batch.clear();
+            self.written(taken);
         }
     }
 }
