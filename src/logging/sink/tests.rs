@@ -1,5 +1,5 @@
 //! The sink under a writer that blocks: access lines past the bound are dropped and counted,
-//! other lines wait and arrive whole and in order, and a flush writes everything queued.
+//! other lines are written whole and in order, never dropped, and a flush writes everything queued.
 
 use super::*;
 use std::sync::mpsc::{Receiver, Sender, channel};
