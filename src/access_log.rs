@@ -1,13 +1,20 @@
 //! The access log and the request metrics' labels: one line per request on the
 //! `scim_sidecar::access` target, its level chosen by whose fault a failure was.
 
+pub mod line;
+
 use http::{Method, StatusCode};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use tokio::time::Instant;
+use tracing::Level;
 
 use crate::auth::Principal;
 use crate::error::Fault;
 use crate::routes::Endpoint;
+
+/// The access log's `tracing` target (filter it with `log.level`, e.g. `scim_sidecar::access=warn`).
+pub const TARGET: &str = "scim_sidecar::access";
 
 /// The `resource` and `operation` labels of a request's metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,29 +110,111 @@ pub fn access_log(l: &AccessLine<'_>) {
         Some(p) => ("-", &*p.token_name),
         None => ("-", "-"),
     };
+    if let Some(direct) = crate::logging::direct() {
+        let f = fields(l, duration_ms, auth, token, client);
+        let enabled = match f.level {
+            Level::ERROR => tracing::enabled!(target: TARGET, Level::ERROR),
+            Level::WARN => tracing::enabled!(target: TARGET, Level::WARN),
+            _ => tracing::enabled!(target: TARGET, Level::INFO),
+        };
+        if enabled {
+            write_direct(direct, &f);
+        }
+        return;
+    }
     match &l.fault {
         Some((Fault::Sidecar, cause)) => tracing::error!(
-            target: "scim_sidecar::access",
+            target: TARGET,
             method = %l.method, path = l.path, status = l.status.as_u16(),
             duration_ms, request_id = l.request_id, auth, token, client, peer = %l.peer, quirks = %l.quirks.join(","),
             fault = Fault::Sidecar.as_str(), cause = %cause, "request failed"
         ),
         Some((Fault::Platform, cause)) => tracing::warn!(
-            target: "scim_sidecar::access",
+            target: TARGET,
             method = %l.method, path = l.path, status = l.status.as_u16(),
             duration_ms, request_id = l.request_id, auth, token, client, peer = %l.peer, quirks = %l.quirks.join(","),
             fault = Fault::Platform.as_str(), cause = %cause, "request failed"
         ),
         Some((Fault::Client, cause)) => tracing::info!(
-            target: "scim_sidecar::access",
+            target: TARGET,
             method = %l.method, path = l.path, status = l.status.as_u16(),
             duration_ms, request_id = l.request_id, auth, token, client, peer = %l.peer, quirks = %l.quirks.join(","),
             fault = Fault::Client.as_str(), cause = %cause, "request"
         ),
         None => tracing::info!(
-            target: "scim_sidecar::access",
+            target: TARGET,
             method = %l.method, path = l.path, status = l.status.as_u16(),
             duration_ms, request_id = l.request_id, auth, token, client, peer = %l.peer, quirks = %l.quirks.join(","), "request"
         ),
     }
 }
+
+/// The line's fields, as the `tracing` events below record them.
+fn fields<'a>(
+    l: &'a AccessLine<'a>,
+    duration_ms: f64,
+    auth: &'a str,
+    token: &'a str,
+    client: &'a str,
+) -> line::Fields<'a> {
+    let (level, message) = match &l.fault {
+        Some((Fault::Sidecar, _)) => (Level::ERROR, "request failed"),
+        Some((Fault::Platform, _)) => (Level::WARN, "request failed"),
+        Some((Fault::Client, _)) | None => (Level::INFO, "request"),
+    };
+    line::Fields {
+        level,
+        message,
+        method: l.method.as_str(),
+        path: l.path,
+        status: l.status.as_u16(),
+        duration_ms,
+        request_id: l.request_id,
+        auth,
+        token,
+        client,
+        peer: l.peer,
+        quirks: l.quirks,
+        fault: l
+            .fault
+            .as_ref()
+            .map(|(f, cause)| (f.as_str(), cause.as_str())),
+    }
+}
+
+thread_local! {
+    /// Each thread's access-line buffer, reused from line to line.
+    static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+}
+
+/// Builds the line in the thread's buffer and queues it (droppable) in the writer's queue.
+fn write_direct(direct: crate::logging::Direct, fields: &line::Fields<'_>) {
+    let build = |buf: &mut Vec<u8>| {
+        buf.clear();
+        match direct.format {
+            crate::config::LogFormat::Json => line::json(buf, fields),
+            crate::config::LogFormat::Text => line::text(buf, fields),
+        }
+        direct.sink.push(buf, true);
+    };
+    // Without the thread's buffer (in use, or the thread is ending), a fresh one.
+    let built = BUFFER
+        .try_with(|b| match b.try_borrow_mut() {
+            Ok(mut buf) => {
+                build(&mut buf);
+                // A rare huge line (a long path) does not keep its memory on the thread.
+                if buf.capacity() > 64 * 1024 {
+                    *buf = Vec::with_capacity(512);
+                }
+                true
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(false);
+    if !built {
+        build(&mut Vec::new());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -120,7 +120,7 @@ enum Command {
 fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    match cli.command {
+    let code = match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config, shadow } => serve(&config, shadow),
         Command::ShadowReport { file, json } => shadow_report(&file, json),
@@ -153,7 +153,10 @@ fn main() -> ExitCode {
             oauth: (platform_auth == "oauth2")
                 .then(|| std::time::Duration::from_secs(token_lifetime)),
         }),
-    }
+    };
+    // The log writer thread writes what is still queued before the process exits.
+    scim_sidecar::logging::sink::flush();
+    code
 }
 
 fn load(path: &std::path::Path) -> Result<config::Config, ExitCode> {

@@ -1,6 +1,6 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text on the admin port's `/metrics`): SCIM
 //! requests, platform calls, OAuth2 token fetches, authentication failures, in-flight requests,
-//! reloads, ignored attributes and members, the platform rate cap, build info. One registry per process, passed explicitly (no
+//! reloads, ignored attributes and members, the platform rate cap, dropped log lines, build info. One registry per process, passed explicitly (no
 //! globals), so tests stay isolated.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -220,6 +220,7 @@ impl Metrics {
             })
             .set(1);
         registry.register("build_info", "Build information", build_info);
+        registry.register_collector(Box::new(LogDropped));
         Arc::new(Metrics {
             registry,
             requests,
@@ -370,6 +371,29 @@ impl Drop for InFlight {
     }
 }
 
+/// `log_dropped_lines_total`: access lines the log writer dropped because its queue was full,
+/// read from the process's sink at each scrape (`logging::sink::dropped`).
+#[derive(Debug)]
+struct LogDropped;
+
+impl prometheus_client::collector::Collector for LogDropped {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        let counter =
+            prometheus_client::metrics::counter::ConstCounter::new(crate::logging::sink::dropped());
+        let metric = encoder.encode_descriptor(
+            "log_dropped_lines",
+            "Access log lines dropped because the log writer's queue was full (stderr not keeping up)",
+            None,
+            counter.metric_type(),
+        )?;
+        counter.encode(metric)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +422,8 @@ mod tests {
             "scim_sidecar_platform_rate_wait_seconds_count 1",
             "scim_sidecar_in_flight_requests 1",
             "scim_sidecar_build_info{version=",
+            "# TYPE scim_sidecar_log_dropped_lines counter",
+            "scim_sidecar_log_dropped_lines_total 0",
         ] {
             assert!(text.contains(needle), "{needle} missing in:\n{text}");
         }
