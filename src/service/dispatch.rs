@@ -26,7 +26,9 @@ pub async fn run<T: Transport>(ctx: &Ctx<'_, T>, op: Operation) -> Result<Outcom
             projection,
         } => Box::pin(read::get(ctx, kind, &id, &projection)).await,
         Operation::Create { kind, body } => Box::pin(write::create(ctx, kind, &body)).await,
-        Operation::Replace { kind, id, body } => Box::pin(write::replace(ctx, kind, &id, &body)).await,
+        Operation::Replace { kind, id, body } => {
+            Box::pin(write::replace(ctx, kind, &id, &body)).await
+        }
         Operation::Patch {
             kind,
             id,
