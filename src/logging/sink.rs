@@ -12,8 +12,9 @@
 //! the shutdown path and the panic hook call it (docs/design/log-writer.md).
 
 use std::io::Write;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 /// The queue's bound in bytes (about 4,000 access lines): what a stalled stderr may hold back.
@@ -56,6 +57,13 @@ pub struct Sink {
     progress: Condvar,
     capacity: usize,
     dropped: AtomicU64,
+    /// This sink, for the writer thread started by the first queued line.
+    me: Weak<Sink>,
+    /// Starts the writer thread once, on the first access line: a sidecar that logs none (at
+    /// `warn`, or not yet serving) has no thread and no batch buffer (idle RSS).
+    worker: Once,
+    /// The writer thread could not be started: access lines are written at once instead.
+    unthreaded: AtomicBool,
 }
 
 impl std::fmt::Debug for Sink {
@@ -68,21 +76,38 @@ impl std::fmt::Debug for Sink {
 }
 
 impl Sink {
-    /// Starts a writer thread that writes to `out`, with a queue of `capacity` bytes.
+    /// A sink writing to `out`, with a queue of `capacity` bytes; its writer thread starts with the
+    /// first queued line.
     pub fn start(out: Box<dyn Write + Send>, capacity: usize) -> std::io::Result<Arc<Sink>> {
-        let sink = Arc::new(Sink {
+        Ok(Arc::new_cyclic(|me| Sink {
             state: Mutex::new(State::default()),
             out: Mutex::new(out),
             work: Condvar::new(),
             progress: Condvar::new(),
             capacity,
             dropped: AtomicU64::new(0),
+            me: me.clone(),
+            worker: Once::new(),
+            unthreaded: AtomicBool::new(false),
+        }))
+    }
+
+    /// Starts the writer thread if it is not running yet; false when it cannot be started.
+    fn has_worker(&self) -> bool {
+        self.worker.call_once(|| {
+            let started = self.me.upgrade().map(|sink| {
+                std::thread::Builder::new()
+                    .name("log-writer".to_owned())
+                    .spawn(move || sink.run())
+            });
+            if let Some(Err(e)) = &started {
+                eprintln!("cannot start the log writer thread, writing access lines at once: {e}");
+            }
+            if !matches!(started, Some(Ok(_))) {
+                self.unthreaded.store(true, Ordering::Relaxed);
+            }
         });
-        let worker = sink.clone();
-        std::thread::Builder::new()
-            .name("log-writer".to_owned())
-            .spawn(move || worker.run())?;
-        Ok(sink)
+        !self.unthreaded.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -95,7 +120,7 @@ impl Sink {
     /// errors: rare) is written at once by the calling thread, after everything queued before it,
     /// as the synchronous writer did: it is on stderr when `push` returns, and never dropped.
     pub fn push(&self, line: &[u8], droppable: bool) {
-        if !droppable {
+        if !droppable || !self.has_worker() {
             let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
             let (queued, taken) = {
                 let mut s = self.lock();
@@ -160,7 +185,7 @@ impl Sink {
     /// [`LINGER`], takes the whole queue and writes it with one `write_all`. A write error (stderr
     /// closed) loses that batch, as the synchronous writer did.
     fn run(&self) {
-        let mut batch = Vec::with_capacity(self.capacity);
+        let mut batch = Vec::new();
         loop {
             let mut s = self.lock();
             while s.queue.is_empty() {
