@@ -11,19 +11,13 @@
 mod support;
 
 use serde_json::Value;
-use std::process::Command;
 use std::time::Duration;
-use support::process::{Proc, spawn, wait_for_addr};
+use support::process::{Proc, sigterm, spawn, wait_for_addr};
 use support::{Setup, TOKEN};
 
 /// Sends SIGTERM, waits for the exit, and returns every stderr line not read yet.
 async fn stop(p: Proc) -> Vec<String> {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(p.child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    sigterm(&p);
     tokio::task::spawn_blocking(move || {
         let mut p = p;
         let code = p.child.wait().expect("wait");

@@ -8,21 +8,11 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
-use support::process::{Proc, spawn, wait_for_addr};
+use support::process::{sigterm, spawn, wait_for_addr};
 use support::{Setup, TOKEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn sigterm(p: &Proc) {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(p.child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(status.success());
-}
 
 #[tokio::test]
 async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {

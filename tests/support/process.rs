@@ -14,6 +14,16 @@ pub struct Proc {
     pub lines: mpsc::Receiver<String>,
 }
 
+/// Sends SIGTERM to the child (what Kubernetes sends when it stops a pod).
+pub fn sigterm(p: &Proc) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(p.child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
