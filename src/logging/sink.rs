@@ -1,5 +1,5 @@
-//! The log sink: one writer thread owns stderr; producers append whole lines to a bounded
-//! in-memory queue and the thread writes each batch with one `write_all`.
+//! The log sink: access lines go to a bounded in-memory queue that one writer thread (started
+//! with the first of them) writes to stderr a batch at a time, with one `write_all`.
 //!
 //! A request's thread only copies its line into the queue (a mutex held for a `memcpy`). The
 //! writer, woken by the first line after a quiet spell, lets lines gather for up to [`LINGER`]
